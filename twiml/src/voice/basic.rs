@@ -1,0 +1,185 @@
+//! The simple verbs: `<Say>`, `<Play>`, `<Pause>`, `<Redirect>`, `<Hangup>`.
+
+use std::time::Duration;
+
+use super::Method;
+use crate::AbsoluteUrl;
+use crate::xml::{Element, typed_element};
+
+/// `<Say>`: reads text to the caller with text-to-speech.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Say(Element);
+typed_element!(Say);
+
+impl Say {
+    /// Says `text`.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(Element::typed("Say").text(text))
+    }
+
+    /// The voice (`alice`, `man`, `woman`, `Polly.Joanna`, `Google.en-US-Neural2-A`, …).
+    #[must_use]
+    pub fn voice(mut self, voice: impl Into<String>) -> Self {
+        self.0.set("voice", voice);
+        self
+    }
+
+    /// The language, as a BCP 47 tag such as `en-US`.
+    #[must_use]
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.0.set("language", language);
+        self
+    }
+
+    /// How many times to say it; `0` repeats until the call ends.
+    #[must_use]
+    pub fn loop_count(mut self, times: u32) -> Self {
+        self.0.set("loop", times.to_string());
+        self
+    }
+}
+
+/// `<Play>`: plays an audio file, whose URL is absolute by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Play(Element);
+typed_element!(Play);
+
+impl Play {
+    /// Plays the audio at `url`.
+    pub fn new(url: AbsoluteUrl) -> Self {
+        Self(Element::typed("Play").text(url.into_string()))
+    }
+
+    /// Plays DTMF tones instead of a file (`w` is a half-second pause).
+    pub fn digits(digits: impl Into<String>) -> Self {
+        let mut element = Element::typed("Play");
+        element.set("digits", digits);
+        Self(element)
+    }
+
+    /// How many times to play it; `0` repeats until the call ends.
+    #[must_use]
+    pub fn loop_count(mut self, times: u32) -> Self {
+        self.0.set("loop", times.to_string());
+        self
+    }
+}
+
+/// `<Pause>`: waits silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause(Element);
+typed_element!(Pause);
+
+impl Default for Pause {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pause {
+    /// Pauses for Twilio's default of one second.
+    pub fn new() -> Self {
+        Self(Element::typed("Pause"))
+    }
+
+    /// Pauses for `length`, in whole seconds (rounded down).
+    #[must_use]
+    pub fn length(mut self, length: Duration) -> Self {
+        self.0.set("length", length.as_secs().to_string());
+        self
+    }
+}
+
+/// `<Redirect>`: continues the call with the document at an absolute URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect(Element);
+typed_element!(Redirect);
+
+impl Redirect {
+    /// Redirects to `url`.
+    pub fn new(url: AbsoluteUrl) -> Self {
+        Self(Element::typed("Redirect").text(url.into_string()))
+    }
+
+    /// The method used to request `url` (Twilio's default is `POST`).
+    #[must_use]
+    pub fn method(mut self, method: Method) -> Self {
+        self.0.set("method", method.as_str());
+        self
+    }
+}
+
+/// `<Hangup>`: ends the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hangup(Element);
+typed_element!(Hangup);
+
+impl Default for Hangup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hangup {
+    /// Ends the call.
+    pub fn new() -> Self {
+        Self(Element::typed("Hangup"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> AbsoluteUrl {
+        AbsoluteUrl::parse(s).unwrap()
+    }
+
+    #[test]
+    fn verbs_render_like_the_official_sdk() {
+        assert_eq!(
+            Say::new("Hello")
+                .voice("alice")
+                .loop_count(2)
+                .as_element()
+                .to_string(),
+            r#"<Say loop="2" voice="alice">Hello</Say>"#
+        );
+        assert_eq!(
+            Play::new(url("https://cdn.example.com/a.mp3"))
+                .as_element()
+                .to_string(),
+            "<Play>https://cdn.example.com/a.mp3</Play>"
+        );
+        assert_eq!(
+            Play::digits("ww12").as_element().to_string(),
+            r#"<Play digits="ww12" />"#
+        );
+        assert_eq!(
+            Pause::new()
+                .length(Duration::from_millis(2500))
+                .as_element()
+                .to_string(),
+            r#"<Pause length="2" />"#
+        );
+        assert_eq!(
+            Redirect::new(url("https://example.com/next/"))
+                .method(Method::Get)
+                .as_element()
+                .to_string(),
+            r#"<Redirect method="GET">https://example.com/next/</Redirect>"#
+        );
+        assert_eq!(Hangup::new().as_element().to_string(), "<Hangup />");
+    }
+
+    #[test]
+    fn escape_hatch_adds_unknown_attributes() {
+        let say = Say::new("Hi").attr("newFeature", "on").unwrap();
+        assert_eq!(say.as_element().get_attr("newFeature"), Some("on"));
+        assert!(
+            Play::new(url("https://e.com/a.mp3"))
+                .attr("statusCallback", "/x")
+                .is_err()
+        );
+    }
+}

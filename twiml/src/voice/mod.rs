@@ -1,0 +1,167 @@
+//! Voice TwiML: `<Response>` and every verb and noun Twilio documents.
+//!
+//! Each verb and noun is a typed builder: constructors take what the element needs (an
+//! [`AbsoluteUrl`] for anything Twilio fetches), setters take `self` and return `Self`, and
+//! [`add`](VoiceResponse::add) accepts only the children Twilio allows under that parent.
+//! Every builder also has `attr(name, value)` for attributes this crate does not know yet,
+//! and every parent accepts an [`Element`](crate::Element) for unknown children.
+//!
+//! ```
+//! use twiml::voice::{Action, Gather, GatherInput, Hangup, Play, Redirect, Say, VoiceResponse};
+//! use twiml::PublicBase;
+//!
+//! let base = PublicBase::parse("https://ivr.example.com")?;
+//! let doc = VoiceResponse::new()
+//!     .add(
+//!         Gather::new(Action::Url(base.join("/voice/menu")?))
+//!             .input([GatherInput::Dtmf])
+//!             .num_digits(1)
+//!             .add(Play::new(base.join("/media/welcome.mp3")?)),
+//!     )
+//!     .add(Redirect::new(base.join("/voice/next/")?))
+//!     .add(Hangup::new());
+//! assert_eq!(
+//!     doc.to_xml(),
+//!     concat!(
+//!         r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+//!         r#"<Gather action="https://ivr.example.com/voice/menu" input="dtmf" numDigits="1">"#,
+//!         r#"<Play>https://ivr.example.com/media/welcome.mp3</Play></Gather>"#,
+//!         r#"<Redirect>https://ivr.example.com/voice/next/</Redirect><Hangup /></Response>"#,
+//!     )
+//! );
+//! # Ok::<(), twiml::UrlError>(())
+//! ```
+
+mod basic;
+mod gather;
+
+pub use basic::{Hangup, Pause, Play, Redirect, Say};
+pub use gather::{Gather, GatherInput};
+
+use std::fmt;
+
+use crate::AbsoluteUrl;
+use crate::xml::{Element, child_trait};
+
+/// The HTTP method Twilio uses to request a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST` (Twilio's default almost everywhere).
+    Post,
+}
+
+impl Method {
+    /// The method as TwiML writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// Where Twilio goes after a verb that has an `action` defaulting to the current document.
+///
+/// `<Gather>` and `<Record>` post to the *current document's URL* when `action` is omitted,
+/// which Twilio's docs warn "can lead to unwanted looping behavior". These verbs therefore
+/// take an `Action` in their constructor: either an absolute URL, or an explicit, visible
+/// choice of the current document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Post the result to this URL.
+    Url(AbsoluteUrl),
+    /// Omit `action`: Twilio re-requests the current document. Choose this only when the
+    /// document handles the result itself (for example, it branches on `Digits`).
+    CurrentDocument,
+}
+
+impl From<AbsoluteUrl> for Action {
+    fn from(url: AbsoluteUrl) -> Self {
+        Action::Url(url)
+    }
+}
+
+impl Action {
+    pub(crate) fn apply(self, element: &mut Element) {
+        if let Action::Url(url) = self {
+            element.set("action", url.into_string());
+        }
+    }
+}
+
+/// Joins values with spaces, as Twilio expects for multi-valued attributes
+/// (`statusCallbackEvent="initiated ringing"`).
+pub(crate) fn space_separated<I, T>(values: I) -> String
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<str>,
+{
+    let mut out = String::new();
+    for v in values {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(v.as_ref());
+    }
+    out
+}
+
+child_trait!(
+    /// What may appear directly under `<Response>` in a voice document.
+    VoiceVerb: Gather, Hangup, Pause, Play, Redirect, Say
+);
+
+/// A voice TwiML document: `<Response>` and its verbs, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceResponse(Element);
+
+impl Default for VoiceResponse {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VoiceResponse {
+    /// An empty `<Response>`.
+    pub fn new() -> Self {
+        Self(Element::typed("Response"))
+    }
+
+    /// Appends a verb.
+    #[must_use]
+    pub fn add(mut self, verb: impl VoiceVerb) -> Self {
+        self.0.push(verb);
+        self
+    }
+
+    /// The document as a string, starting with the XML declaration.
+    pub fn to_xml(&self) -> String {
+        self.0.to_document()
+    }
+
+    /// The `<Response>` element, to inspect it.
+    pub fn as_element(&self) -> &Element {
+        &self.0
+    }
+
+    /// The document as an HTTP response: `200 OK`, `Content-Type: text/xml`.
+    pub fn into_http_response<B: From<String>>(self) -> http::Response<B> {
+        crate::response::xml_response(self.to_xml())
+    }
+}
+
+impl fmt::Display for VoiceResponse {
+    /// The same as [`VoiceResponse::to_xml`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_xml())
+    }
+}
+
+impl<B: From<String>> From<VoiceResponse> for http::Response<B> {
+    fn from(doc: VoiceResponse) -> Self {
+        doc.into_http_response()
+    }
+}
