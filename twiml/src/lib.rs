@@ -9,3 +9,5 @@ mod xml;
 
 pub use url::{AbsoluteUrl, PublicBase, UrlError, WebSocketUrl};
 pub use xml::{Element, ExtensionError};
+pub mod signature;
+pub use signature::RequestValidator;
