@@ -11,3 +11,7 @@ pub use url::{AbsoluteUrl, PublicBase, UrlError, WebSocketUrl};
 pub use xml::{Element, ExtensionError};
 pub mod signature;
 pub use signature::RequestValidator;
+pub mod webhook;
+pub use webhook::TwilioSignatureLayer;
+pub mod fallback;
+pub use fallback::FallbackGuard;

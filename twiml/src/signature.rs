@@ -290,6 +290,14 @@ mod tests {
     const SIGNATURE: &str = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
 
     #[test]
+    fn official_base_vector() {
+        let v = RequestValidator::new(TOKEN);
+        assert_eq!(v.compute_signature(URL, PARAMS), SIGNATURE);
+        assert!(v.validate(URL, PARAMS, SIGNATURE));
+        assert!(!RequestValidator::new("54321").validate(URL, PARAMS, SIGNATURE));
+    }
+
+    #[test]
     fn keyed_state_is_wiped_on_drop() {
         // `Hmac<Sha1>` holds the key only as two `Sha1Core` states (inner and outer pad),
         // and with the `zeroize` feature each wipes itself when dropped.

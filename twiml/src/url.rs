@@ -495,6 +495,11 @@ impl PublicBase {
     pub fn scheme(&self) -> Scheme {
         self.base.scheme()
     }
+
+    /// The path prefix (`/twilio` in `https://example.com/twilio`), empty for none.
+    pub(crate) fn path_prefix(&self) -> &str {
+        self.base.path_and_query()
+    }
 }
 
 impl fmt::Debug for PublicBase {
