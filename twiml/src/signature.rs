@@ -31,7 +31,8 @@
 //!
 //! - the URL as given, and its port variant: without a port, and with the scheme's default
 //!   port inserted when none is given (Twilio is inconsistent about ports over HTTPS);
-//! - for URLs containing `'`, the same URLs with `'` written `%27` (twilio-node);
+//! - for URLs whose query contains `'` or `%27`, the same URLs with one written as the
+//!   other (twilio-node);
 //! - repeated parameters de-duplicated and sorted per key (twilio-python and twilio-node);
 //! - during an auth-token rotation, a signature made with either token
 //!   ([`RequestValidator::with_secondary`]).
@@ -164,17 +165,35 @@ impl RequestValidator {
             return true;
         }
         let mut variants: Vec<String> = other_port_variant(url).into_iter().collect();
-        if url.contains('\'') {
-            let escaped: Vec<String> = std::iter::once(url)
-                .chain(variants.iter().map(String::as_str))
-                .map(|u| u.replace('\'', "%27"))
-                .collect();
-            variants.extend(escaped);
-        }
+        // twilio-node also accepts the query with `'` and `%27` swapped, both ways: WHATWG
+        // URL parsing escapes `'` in a query, its legacy querystring form does not.
+        let requoted: Vec<String> = std::iter::once(url)
+            .chain(variants.iter().map(String::as_str))
+            .flat_map(|u| [requote(u, "'", "%27"), requote(u, "%27", "'")])
+            .flatten()
+            .collect();
+        variants.extend(requoted);
         variants
             .iter()
             .any(|variant| keys().any(|key| matches(key, variant, params, expected)))
     }
+}
+
+/// `url` with `from` replaced by `to` in its query, or `None` when the query has no `from`.
+fn requote(url: &str, from: &str, to: &str) -> Option<String> {
+    let query_start = url.find('?')? + 1;
+    let query_end = url[query_start..]
+        .find('#')
+        .map_or(url.len(), |i| query_start + i);
+    let query = &url[query_start..query_end];
+    query.contains(from).then(|| {
+        format!(
+            "{}{}{}",
+            &url[..query_start],
+            query.replace(from, to),
+            &url[query_end..]
+        )
+    })
 }
 
 fn matches(key: &HmacSha1, url: &str, params: &[(&str, &str)], expected: &[u8]) -> bool {
@@ -342,6 +361,11 @@ mod tests {
             Some("https://[::1]:443/a")
         );
         assert_eq!(other_port_variant("ftp://example.com/"), None);
+        assert_eq!(
+            requote("https://e.com/it's?a='b'#'", "'", "%27").as_deref(),
+            Some("https://e.com/it's?a=%27b%27#'")
+        );
+        assert_eq!(requote("https://e.com/it's", "'", "%27"), None);
         assert_eq!(other_port_variant("/relative"), None);
     }
 

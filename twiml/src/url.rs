@@ -556,7 +556,8 @@ mod tests {
 
     #[test]
     fn rejects_each_kind_of_bad_url_with_its_reason() {
-        let cases: &[(&str, fn(&UrlError) -> bool)] = &[
+        type IsExpected = fn(&UrlError) -> bool;
+        let cases: &[(&str, IsExpected)] = &[
             ("", |e| matches!(e, UrlError::Empty)),
             ("/files/goodbye.mp3", |e| {
                 matches!(e, UrlError::Relative { .. })

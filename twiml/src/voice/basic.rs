@@ -1,43 +1,15 @@
-//! The simple verbs: `<Say>`, `<Play>`, `<Pause>`, `<Redirect>`, `<Hangup>`.
+//! The simple verbs: `<Play>`, `<Pause>`, `<Redirect>`, `<Hangup>`.
 
 use std::time::Duration;
 
-use super::Method;
+use super::{Method, Parameter};
 use crate::AbsoluteUrl;
-use crate::xml::{Element, typed_element};
+use crate::xml::{Element, child_trait, typed_element};
 
-/// `<Say>`: reads text to the caller with text-to-speech.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Say(Element);
-typed_element!(Say);
-
-impl Say {
-    /// Says `text`.
-    pub fn new(text: impl Into<String>) -> Self {
-        Self(Element::typed("Say").text(text))
-    }
-
-    /// The voice (`alice`, `man`, `woman`, `Polly.Joanna`, `Google.en-US-Neural2-A`, …).
-    #[must_use]
-    pub fn voice(mut self, voice: impl Into<String>) -> Self {
-        self.0.set("voice", voice);
-        self
-    }
-
-    /// The language, as a BCP 47 tag such as `en-US`.
-    #[must_use]
-    pub fn language(mut self, language: impl Into<String>) -> Self {
-        self.0.set("language", language);
-        self
-    }
-
-    /// How many times to say it; `0` repeats until the call ends.
-    #[must_use]
-    pub fn loop_count(mut self, times: u32) -> Self {
-        self.0.set("loop", times.to_string());
-        self
-    }
-}
+child_trait!(
+    /// What may be nested in `<Hangup>`: custom parameters for the call's status callback.
+    HangupChild: Parameter
+);
 
 /// `<Play>`: plays an audio file, whose URL is absolute by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,11 +97,19 @@ impl Hangup {
     pub fn new() -> Self {
         Self(Element::typed("Hangup"))
     }
+
+    /// Nests a `<Parameter>`, sent with the call's status callback.
+    #[must_use]
+    pub fn add(mut self, child: impl HangupChild) -> Self {
+        self.0.push(child);
+        self
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::voice::Say;
 
     fn url(s: &str) -> AbsoluteUrl {
         AbsoluteUrl::parse(s).unwrap()
@@ -137,14 +117,6 @@ mod tests {
 
     #[test]
     fn verbs_render_like_the_official_sdk() {
-        assert_eq!(
-            Say::new("Hello")
-                .voice("alice")
-                .loop_count(2)
-                .as_element()
-                .to_string(),
-            r#"<Say loop="2" voice="alice">Hello</Say>"#
-        );
         assert_eq!(
             Play::new(url("https://cdn.example.com/a.mp3"))
                 .as_element()
@@ -170,6 +142,13 @@ mod tests {
             r#"<Redirect method="GET">https://example.com/next/</Redirect>"#
         );
         assert_eq!(Hangup::new().as_element().to_string(), "<Hangup />");
+        assert_eq!(
+            Hangup::new()
+                .add(Parameter::new("reason", "done"))
+                .as_element()
+                .to_string(),
+            r#"<Hangup><Parameter name="reason" value="done" /></Hangup>"#
+        );
     }
 
     #[test]

@@ -86,6 +86,13 @@ impl Gather {
         self
     }
 
+    /// Speech: the longest the caller may speak, in whole seconds (Twilio's default is 60).
+    #[must_use]
+    pub fn max_speech_time(mut self, limit: Duration) -> Self {
+        self.0.set("maxSpeechTime", limit.as_secs().to_string());
+        self
+    }
+
     /// The key that submits the digits (`#` by default; `""` disables it).
     #[must_use]
     pub fn finish_on_key(mut self, key: impl Into<String>) -> Self {

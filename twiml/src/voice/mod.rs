@@ -4,7 +4,7 @@
 //! [`AbsoluteUrl`] for anything Twilio fetches), setters take `self` and return `Self`, and
 //! [`add`](VoiceResponse::add) accepts only the children Twilio allows under that parent.
 //! Every builder also has `attr(name, value)` for attributes this crate does not know yet,
-//! and every parent accepts an [`Element`](crate::Element) for unknown children.
+//! and every parent accepts an [`Element`] for unknown children.
 //!
 //! ```
 //! use twiml::voice::{Action, Gather, GatherInput, Hangup, Play, Redirect, Say, VoiceResponse};
@@ -31,12 +31,78 @@
 //! );
 //! # Ok::<(), twiml::UrlError>(())
 //! ```
+//!
+//! Nouns, SSML and media streams nest the same way; a stream's URL is a [`WebSocketUrl`]:
+//!
+//! ```
+//! use std::time::Duration;
+//! use twiml::voice::{Break, Dial, Number, Say, Start, Stream, VoiceResponse};
+//! use twiml::WebSocketUrl;
+//!
+//! let doc = VoiceResponse::new()
+//!     .add(Start::new().add(Stream::new(WebSocketUrl::parse("wss://media.example.com/s")?)))
+//!     .add(Say::new("Connecting you").add(Break::new().time(Duration::from_millis(500))))
+//!     .add(Dial::new().timeout(Duration::from_secs(20)).add(Number::new("+15558675310")));
+//! assert_eq!(
+//!     doc.to_xml(),
+//!     concat!(
+//!         r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+//!         r#"<Start><Stream url="wss://media.example.com/s" /></Start>"#,
+//!         r#"<Say>Connecting you<break time="500ms" /></Say>"#,
+//!         r#"<Dial timeout="20"><Number>+15558675310</Number></Dial></Response>"#,
+//!     )
+//! );
+//! # Ok::<(), twiml::UrlError>(())
+//! ```
+//!
+//! [`WebSocketUrl`]: crate::WebSocketUrl
 
 mod basic;
+mod call_control;
+mod common;
+mod connect;
+mod dial;
 mod gather;
+mod media;
+mod parameter;
+mod pay;
+mod queue;
+mod record;
+mod say;
 
-pub use basic::{Hangup, Pause, Play, Redirect, Say};
-pub use gather::{Gather, GatherInput};
+pub use basic::{Hangup, HangupChild, Pause, Play, Redirect};
+#[allow(deprecated)]
+pub use call_control::Sms;
+pub use call_control::{Echo, Refer, ReferChild, Reject, RejectChild, RejectReason};
+pub use common::{CallEvent, RecordingEvent, RecordingTrack, StreamTrack, Trim};
+pub use connect::{
+    AiSession, Assistant, AssistantChild, CallerInput, Connect, ConnectChild, Conversation,
+    ConversationEvent, ConversationRelay, ConversationRelayChild, ConversationRelaySession,
+    InterruptSensitivity, Language, Room, VirtualAgent, VirtualAgentChild,
+};
+pub use dial::{
+    Application, ApplicationChild, ApplicationSid, Client, ClientChild, Conference, ConferenceBeep,
+    ConferenceEvent, ConferenceRecord, ConferenceRegion, Dial, DialChild, DialEvent, DialRecord,
+    Header, Headers, HeadersChild, Identity, JitterBufferSize, MachineDetection, Number, Sim, Sip,
+    SipChild, Uri, WhatsApp,
+};
+pub use gather::{Gather, GatherChild, GatherInput, SpeechTimeout};
+pub use media::{
+    Recording, RecordingChannels, Siprec, SiprecChild, Start, StartChild, Stop, StopChild, Stream,
+    StreamChild, Transcription, TranscriptionChild,
+};
+pub use parameter::{Config, Parameter};
+pub use pay::{
+    BankAccountType, CardType, Pay, PayChild, PayInput, PaymentMethod, Prompt, PromptErrorType,
+    PromptFor, TokenType,
+};
+pub use queue::{Enqueue, EnqueueChild, Leave, Queue, Task};
+pub use record::Record;
+pub use say::{
+    Break, BreakStrength, Emphasis, EmphasisLevel, InterpretAs, Lang, Paragraph, ParagraphChild,
+    Phoneme, PhonemeAlphabet, Prosody, Say, SayAs, SayAsFormat, SayChild, Sentence, SentenceChild,
+    Sub, Word, WordChild,
+};
 
 use std::fmt;
 
@@ -111,7 +177,8 @@ where
 
 child_trait!(
     /// What may appear directly under `<Response>` in a voice document.
-    VoiceVerb: Gather, Hangup, Pause, Play, Redirect, Say
+    VoiceVerb: Connect, Dial, Echo, Enqueue, Gather, Hangup, Leave, Pause, Pay, Play, Record,
+        Redirect, Refer, Reject, Say, Start, Stop
 );
 
 /// A voice TwiML document: `<Response>` and its verbs, in order.

@@ -44,14 +44,14 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
-//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! use twiml::{PublicBase, RequestValidator, TwilioSignatureLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let validator = RequestValidator::new("12345");
 //! let base = PublicBase::parse("https://example.com")?;
-//! let mut service = ServiceBuilder::new()
+//! let service = ServiceBuilder::new()
 //!     .layer(TwilioSignatureLayer::new(validator.clone(), base))
 //!     .service(service_fn(|_req: Request<Full<Bytes>>| async {
 //!         Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("ok")))
@@ -65,15 +65,15 @@
 //! let request = Request::post("/next_action/")
 //!     .header("content-type", "application/x-www-form-urlencoded")
 //!     .header("x-twilio-signature", signature)
-//!     .body(Full::from(body))?;
-//! let response = service.ready().await?.call(request).await?;
+//!     .body(Full::<Bytes>::from(body))?;
+//! let response = service.clone().oneshot(request).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //!
 //! let forged = Request::post("/next_action/")
 //!     .header("content-type", "application/x-www-form-urlencoded")
 //!     .header("x-twilio-signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
-//!     .body(Full::from(body))?;
-//! let response = service.ready().await?.call(forged).await?;
+//!     .body(Full::<Bytes>::from(body))?;
+//! let response = service.oneshot(forged).await?;
 //! assert_eq!(response.status(), StatusCode::FORBIDDEN);
 //! # Ok(())
 //! # }
