@@ -18,7 +18,8 @@ use twiml::RequestValidator;
 const TOKEN: &str = "2bd9e9638872de601313dc77410d3b23";
 const URL: &str = "https://ivr.example.com/voice/menu?twimlStep=menu";
 
-/// The parameters Twilio posts to a voice webhook after `<Gather>` (about 600 bytes).
+/// The parameters Twilio posts to a voice webhook after a speech `<Gather>` (about 600
+/// bytes signed).
 fn voice_webhook() -> Vec<(&'static str, &'static str)> {
     vec![
         ("AccountSid", "AC25aa00521bfac6d667f13fec086072df"),
@@ -40,7 +41,14 @@ fn voice_webhook() -> Vec<(&'static str, &'static str)> {
         ("FinishedOnKey", ""),
         ("From", "+14155550100"),
         ("FromCity", "OAKLAND"),
+        ("FromCountry", "US"),
+        ("FromState", "CA"),
+        ("FromZip", "94612"),
+        ("SpeechResult", "I would like to check the status of my order please"),
+        ("Confidence", "0.9335"),
         ("To", "+14155550199"),
+        ("ToCity", "SAN FRANCISCO"),
+        ("ToCountry", "US"),
         ("msg", "Gather End"),
     ]
 }

@@ -79,7 +79,46 @@
 //! # }
 //! ```
 //!
-//! To serve it with hyper, wrap the service with `hyper_util::service::TowerToHyperService`.
+//! Served by hyper 1, one connection at a time:
+//!
+//! ```no_run
+//! # use std::convert::Infallible;
+//! # use bytes::Bytes;
+//! # use http::{Request, Response};
+//! # use http_body_util::Full;
+//! # use tower::{ServiceBuilder, service_fn};
+//! # use twiml::{PublicBase, RequestValidator, TwilioSignatureLayer};
+//! use hyper::server::conn::http1;
+//! use hyper_util::rt::TokioIo;
+//! use hyper_util::service::TowerToHyperService;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = ServiceBuilder::new()
+//!     .layer(TwilioSignatureLayer::new(
+//!         RequestValidator::new("your-auth-token"),
+//!         PublicBase::parse("https://ivr.example.com")?,
+//!     ))
+//!     .service(service_fn(|_req: Request<Full<Bytes>>| async {
+//!         Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("<Response/>")))
+//!     }));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! loop {
+//!     let (stream, peer) = listener.accept().await?;
+//!     // The peer address, for `trust_forwarded_headers`.
+//!     let service = tower::ServiceBuilder::new()
+//!         .map_request(move |mut req: Request<hyper::body::Incoming>| {
+//!             req.extensions_mut().insert(peer);
+//!             req
+//!         })
+//!         .service(service.clone());
+//!     tokio::spawn(
+//!         http1::Builder::new()
+//!             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
+//!     );
+//! }
+//! # }
+//! ```
 //!
 //! # Behind a proxy
 //!
