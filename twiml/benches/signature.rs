@@ -44,7 +44,10 @@ fn voice_webhook() -> Vec<(&'static str, &'static str)> {
         ("FromCountry", "US"),
         ("FromState", "CA"),
         ("FromZip", "94612"),
-        ("SpeechResult", "I would like to check the status of my order please"),
+        (
+            "SpeechResult",
+            "I would like to check the status of my order please",
+        ),
         ("Confidence", "0.9335"),
         ("To", "+14155550199"),
         ("ToCity", "SAN FRANCISCO"),

@@ -30,10 +30,8 @@
 //! # Ok::<(), twiml::UrlError>(())
 //! ```
 
-use std::fmt;
-
 use crate::AbsoluteUrl;
-use crate::voice::Method;
+use crate::voice::{Method, action_setters, response_document};
 use crate::xml::{Element, child_trait, typed_element};
 
 child_trait!(
@@ -49,52 +47,12 @@ child_trait!(
 /// A messaging TwiML document: `<Response>` and its verbs, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessagingResponse(Element);
-
-impl Default for MessagingResponse {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+response_document!(MessagingResponse, MessagingVerb);
 
 impl MessagingResponse {
     /// An empty `<Response>`: Twilio sends no reply.
     pub fn new() -> Self {
         Self(Element::typed("Response"))
-    }
-
-    /// Appends a verb.
-    #[must_use]
-    pub fn add(mut self, verb: impl MessagingVerb) -> Self {
-        self.0.push(verb);
-        self
-    }
-
-    /// The document as a string, starting with the XML declaration.
-    pub fn to_xml(&self) -> String {
-        self.0.to_document()
-    }
-
-    /// The `<Response>` element, to inspect it.
-    pub fn as_element(&self) -> &Element {
-        &self.0
-    }
-
-    /// The document as an HTTP response: `200 OK`, `Content-Type: text/xml`.
-    pub fn into_http_response<B: From<String>>(self) -> http::Response<B> {
-        crate::response::xml_response(self.to_xml())
-    }
-}
-
-impl fmt::Display for MessagingResponse {
-    /// The same as [`MessagingResponse::to_xml`].
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_xml())
-    }
-}
-
-impl<B: From<String>> From<MessagingResponse> for http::Response<B> {
-    fn from(doc: MessagingResponse) -> Self {
-        doc.into_http_response()
     }
 }
 
@@ -138,19 +96,9 @@ impl Message {
         self
     }
 
-    /// Where Twilio posts the message's status once it is sent; its TwiML may reply.
-    #[must_use]
-    pub fn action(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("action", url.into_string());
-        self
-    }
-
-    /// The method used to request `action` (Twilio's default is `POST`).
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    action_setters!(
+        /// Where Twilio posts the message's status once it is sent; its TwiML may reply.
+    );
 
     /// Where Twilio reports delivery status.
     #[must_use]

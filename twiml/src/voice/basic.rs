@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::common::secs;
 use super::{Method, Parameter};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait, typed_element};
@@ -57,7 +58,7 @@ impl Pause {
     /// Pauses for `length`, in whole seconds (rounded down).
     #[must_use]
     pub fn length(mut self, length: Duration) -> Self {
-        self.0.set("length", length.as_secs().to_string());
+        self.0.set("length", secs(length));
         self
     }
 }
@@ -110,10 +111,7 @@ impl Hangup {
 mod tests {
     use super::*;
     use crate::voice::Say;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
+    use crate::voice::common::test_support::url;
 
     #[test]
     fn verbs_render_like_the_official_sdk() {

@@ -1,7 +1,7 @@
 //! Call control: `<Echo>`, `<Refer>`, `<Reject>`, and the deprecated `<Sms>`.
 
-use super::common::value_enum;
-use super::{Method, Parameter, Sip};
+use super::common::{action_setters, value_enum};
+use super::{Parameter, Sip};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait, typed_element};
 
@@ -60,19 +60,9 @@ impl Refer {
         self
     }
 
-    /// Where Twilio posts the outcome of the REFER; its TwiML continues the call.
-    #[must_use]
-    pub fn action(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("action", url.into_string());
-        self
-    }
-
-    /// The method used to request `action` (Twilio's default is `POST`).
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    action_setters!(
+        /// Where Twilio posts the outcome of the REFER; its TwiML continues the call.
+    );
 }
 
 value_enum!(
@@ -132,7 +122,7 @@ pub struct Sms(Element);
 
 #[allow(deprecated)]
 mod sms_impl {
-    use super::{AbsoluteUrl, Element, Method, Sms, typed_element};
+    use super::{AbsoluteUrl, Element, Sms, action_setters, typed_element};
 
     typed_element!(Sms);
 
@@ -159,19 +149,9 @@ mod sms_impl {
             self
         }
 
-        /// Where Twilio posts `SmsStatus` and `SmsSid`; its TwiML continues the call.
-        #[must_use]
-        pub fn action(mut self, url: AbsoluteUrl) -> Self {
-            self.0.set("action", url.into_string());
-            self
-        }
-
-        /// The method used to request `action` (Twilio's default is `POST`).
-        #[must_use]
-        pub fn method(mut self, method: Method) -> Self {
-            self.0.set("method", method.as_str());
-            self
-        }
+        action_setters!(
+            /// Where Twilio posts `SmsStatus` and `SmsSid`; its TwiML continues the call.
+        );
 
         /// Where Twilio reports the message's delivery status.
         #[must_use]
@@ -185,14 +165,8 @@ mod sms_impl {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::Method;
+    use crate::voice::common::test_support::{render, url};
 
     #[test]
     fn echo_and_reject() {

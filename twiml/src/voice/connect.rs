@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
-use super::common::{RecordingEvent, Trim, comma_separated, secs, value_enum};
-use super::{Config, DialRecord, Method, Parameter, Stream, space_separated};
+use super::common::{
+    Trim, action_setters, call_status_callback_setters, comma_separated,
+    recording_status_callback_setters, secs, status_callback_setters, url_setters, value_enum,
+};
+use super::{Config, DialRecord, Parameter, Stream};
+use crate::WebSocketUrl;
 use crate::xml::{Element, child_trait, typed_element};
-use crate::{AbsoluteUrl, WebSocketUrl};
 
 child_trait!(
     /// What may be nested in `<Connect>`: the service to connect the call to.
@@ -59,19 +62,9 @@ impl Connect {
         self
     }
 
-    /// Where Twilio posts when the session ends; its TwiML continues the call.
-    #[must_use]
-    pub fn action(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("action", url.into_string());
-        self
-    }
-
-    /// The method used to request `action` (Twilio's default is `POST`).
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    action_setters!(
+        /// Where Twilio posts when the session ends; its TwiML continues the call.
+    );
 }
 
 value_enum!(
@@ -102,6 +95,40 @@ value_enum!(
     }
 );
 
+/// The providers, voice and model of text-to-speech and transcription: for a whole
+/// `<ConversationRelay>` or `<Assistant>` session, or for one `<Language>` of it.
+macro_rules! speech_provider_setters {
+    () => {
+        /// The text-to-speech provider (`Google`, `Amazon`, `ElevenLabs`).
+        #[must_use]
+        pub fn tts_provider(mut self, provider: impl Into<String>) -> Self {
+            self.0.set("ttsProvider", provider);
+            self
+        }
+
+        /// The text-to-speech voice, as the provider names it.
+        #[must_use]
+        pub fn voice(mut self, voice: impl Into<String>) -> Self {
+            self.0.set("voice", voice);
+            self
+        }
+
+        /// The speech-to-text provider (`Google`, `Deepgram`).
+        #[must_use]
+        pub fn transcription_provider(mut self, provider: impl Into<String>) -> Self {
+            self.0.set("transcriptionProvider", provider);
+            self
+        }
+
+        /// The provider's speech model (`telephony`, `nova-3-general`, …).
+        #[must_use]
+        pub fn speech_model(mut self, model: impl Into<String>) -> Self {
+            self.0.set("speechModel", model);
+            self
+        }
+    };
+}
+
 /// The speech settings `<ConversationRelay>` and `<Assistant>` share.
 macro_rules! speech_session_setters {
     ($ty:ident) => {
@@ -127,33 +154,7 @@ macro_rules! speech_session_setters {
                 self
             }
 
-            /// The text-to-speech provider (`Google`, `Amazon`, `ElevenLabs`).
-            #[must_use]
-            pub fn tts_provider(mut self, provider: impl Into<String>) -> Self {
-                self.0.set("ttsProvider", provider);
-                self
-            }
-
-            /// The text-to-speech voice, as the provider names it.
-            #[must_use]
-            pub fn voice(mut self, voice: impl Into<String>) -> Self {
-                self.0.set("voice", voice);
-                self
-            }
-
-            /// The speech-to-text provider (`Google`, `Deepgram`).
-            #[must_use]
-            pub fn transcription_provider(mut self, provider: impl Into<String>) -> Self {
-                self.0.set("transcriptionProvider", provider);
-                self
-            }
-
-            /// The provider's speech model (`telephony`, `nova-3-general`, …).
-            #[must_use]
-            pub fn speech_model(mut self, model: impl Into<String>) -> Self {
-                self.0.set("speechModel", model);
-                self
-            }
+            speech_provider_setters!();
 
             /// Whether profanities are filtered from transcripts (default `true`).
             #[must_use]
@@ -312,33 +313,7 @@ impl Language {
         Self(element)
     }
 
-    /// The text-to-speech provider for this language.
-    #[must_use]
-    pub fn tts_provider(mut self, provider: impl Into<String>) -> Self {
-        self.0.set("ttsProvider", provider);
-        self
-    }
-
-    /// The text-to-speech voice for this language.
-    #[must_use]
-    pub fn voice(mut self, voice: impl Into<String>) -> Self {
-        self.0.set("voice", voice);
-        self
-    }
-
-    /// The speech-to-text provider for this language.
-    #[must_use]
-    pub fn transcription_provider(mut self, provider: impl Into<String>) -> Self {
-        self.0.set("transcriptionProvider", provider);
-        self
-    }
-
-    /// The speech model for this language.
-    #[must_use]
-    pub fn speech_model(mut self, model: impl Into<String>) -> Self {
-        self.0.set("speechModel", model);
-        self
-    }
+    speech_provider_setters!();
 }
 
 /// `<AiSession>`: connects the call to an AI Connector session.
@@ -426,19 +401,10 @@ impl VirtualAgent {
         self
     }
 
-    /// Where Twilio reports session status.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    status_callback_setters!(
+        /// Where Twilio reports session status.
+        status_callback,
+    );
 }
 
 /// `<Room>`: connects the call to a Programmable Video room.
@@ -508,19 +474,9 @@ impl Conversation {
         self
     }
 
-    /// TwiML run for the call.
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
-
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the call.
+    );
 
     /// Whether and how to record the call.
     #[must_use]
@@ -536,75 +492,19 @@ impl Conversation {
         self
     }
 
-    /// Where Twilio reports recording status.
-    #[must_use]
-    pub fn recording_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("recordingStatusCallback", url.into_string());
-        self
-    }
+    recording_status_callback_setters!();
 
-    /// The method used to request `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("recordingStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Which recording events are reported to `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = RecordingEvent>,
-    ) -> Self {
-        self.0.set(
-            "recordingStatusCallbackEvent",
-            space_separated(events.into_iter().map(RecordingEvent::as_str)),
-        );
-        self
-    }
-
-    /// Where Twilio reports call progress.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Which call events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = ConversationEvent>,
-    ) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(ConversationEvent::as_str)),
-        );
-        self
-    }
+    call_status_callback_setters!(ConversationEvent);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
+    use crate::voice::common::test_support::{render, url};
+    use crate::voice::{Method, RecordingEvent};
 
     fn wss(s: &str) -> WebSocketUrl {
         WebSocketUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
     }
 
     #[test]

@@ -3,8 +3,12 @@
 
 use std::time::Duration;
 
-use super::common::{CallEvent, RecordingEvent, RecordingTrack, Trim, millis, secs, value_enum};
-use super::{Method, Parameter, Queue, space_separated};
+use super::common::{
+    CallEvent, RecordingTrack, Trim, action_setters, call_status_callback_setters, millis,
+    name_value_element, recording_status_callback_setters, secs, space_separated,
+    status_callback_setters, url_setters, value_enum,
+};
+use super::{Method, Parameter, Queue};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait, typed_element};
 
@@ -69,6 +73,64 @@ value_enum!(
     }
 );
 
+/// The answering-machine-detection settings of an outbound leg, shared by `<Number>` and
+/// `<Sip>`.
+macro_rules! machine_detection_setters {
+    () => {
+        /// Answering-machine detection for this leg.
+        #[must_use]
+        pub fn machine_detection(mut self, detection: MachineDetection) -> Self {
+            self.0.set("machineDetection", detection.as_str());
+            self
+        }
+
+        /// Where Twilio reports the answering-machine detection result.
+        #[must_use]
+        pub fn amd_status_callback(mut self, url: AbsoluteUrl) -> Self {
+            self.0.set("amdStatusCallback", url.into_string());
+            self
+        }
+
+        /// The method used to request `amdStatusCallback`.
+        #[must_use]
+        pub fn amd_status_callback_method(mut self, method: Method) -> Self {
+            self.0.set("amdStatusCallbackMethod", method.as_str());
+            self
+        }
+
+        /// How long detection may take, in whole seconds (Twilio's default is 30).
+        #[must_use]
+        pub fn machine_detection_timeout(mut self, timeout: Duration) -> Self {
+            self.0.set("machineDetectionTimeout", secs(timeout));
+            self
+        }
+
+        /// Speech longer than this means a machine, in milliseconds (Twilio's default is 2400).
+        #[must_use]
+        pub fn machine_detection_speech_threshold(mut self, threshold: Duration) -> Self {
+            self.0
+                .set("machineDetectionSpeechThreshold", millis(threshold));
+            self
+        }
+
+        /// Silence after speech that ends it, in milliseconds (Twilio's default is 1200).
+        #[must_use]
+        pub fn machine_detection_speech_end_threshold(mut self, threshold: Duration) -> Self {
+            self.0
+                .set("machineDetectionSpeechEndThreshold", millis(threshold));
+            self
+        }
+
+        /// Initial silence that means a machine, in milliseconds (Twilio's default is 5000).
+        #[must_use]
+        pub fn machine_detection_silence_timeout(mut self, timeout: Duration) -> Self {
+            self.0
+                .set("machineDetectionSilenceTimeout", millis(timeout));
+            self
+        }
+    };
+}
+
 /// `<Dial>`: connects the caller to another party.
 ///
 /// Without an [`action`](Dial::action), Twilio continues with the next verb once the
@@ -102,20 +164,10 @@ impl Dial {
         self
     }
 
-    /// Where Twilio posts the outcome when the dialed call ends; its TwiML continues the
-    /// call.
-    #[must_use]
-    pub fn action(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("action", url.into_string());
-        self
-    }
-
-    /// The method used to request `action` (Twilio's default is `POST`).
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    action_setters!(
+        /// Where Twilio posts the outcome when the dialed call ends; its TwiML continues the
+        /// call.
+    );
 
     /// How long to let the destination ring, in whole seconds (Twilio's default is 30).
     #[must_use]
@@ -159,32 +211,7 @@ impl Dial {
         self
     }
 
-    /// Where Twilio reports recording status.
-    #[must_use]
-    pub fn recording_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("recordingStatusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("recordingStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Which recording events are reported to `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = RecordingEvent>,
-    ) -> Self {
-        self.0.set(
-            "recordingStatusCallbackEvent",
-            space_separated(events.into_iter().map(RecordingEvent::as_str)),
-        );
-        self
-    }
+    recording_status_callback_setters!();
 
     /// Whether the caller keeps hearing ringing until the dialed party answers.
     #[must_use]
@@ -257,43 +284,11 @@ impl Number {
         self
     }
 
-    /// TwiML run for the called party before the two are connected (a whisper).
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the called party before the two are connected (a whisper).
+    );
 
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
-
-    /// Which call events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(mut self, events: impl IntoIterator<Item = CallEvent>) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(CallEvent::as_str)),
-        );
-        self
-    }
-
-    /// Where Twilio reports call progress.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    call_status_callback_setters!(CallEvent);
 
     /// The BYOC trunk SID to route the call through.
     #[must_use]
@@ -302,57 +297,7 @@ impl Number {
         self
     }
 
-    /// Answering-machine detection for this leg.
-    #[must_use]
-    pub fn machine_detection(mut self, detection: MachineDetection) -> Self {
-        self.0.set("machineDetection", detection.as_str());
-        self
-    }
-
-    /// Where Twilio reports the answering-machine detection result.
-    #[must_use]
-    pub fn amd_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("amdStatusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `amdStatusCallback`.
-    #[must_use]
-    pub fn amd_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("amdStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// How long detection may take, in whole seconds (Twilio's default is 30).
-    #[must_use]
-    pub fn machine_detection_timeout(mut self, timeout: Duration) -> Self {
-        self.0.set("machineDetectionTimeout", secs(timeout));
-        self
-    }
-
-    /// Speech longer than this means a machine, in milliseconds (Twilio's default is 2400).
-    #[must_use]
-    pub fn machine_detection_speech_threshold(mut self, threshold: Duration) -> Self {
-        self.0
-            .set("machineDetectionSpeechThreshold", millis(threshold));
-        self
-    }
-
-    /// Silence after speech that ends it, in milliseconds (Twilio's default is 1200).
-    #[must_use]
-    pub fn machine_detection_speech_end_threshold(mut self, threshold: Duration) -> Self {
-        self.0
-            .set("machineDetectionSpeechEndThreshold", millis(threshold));
-        self
-    }
-
-    /// Initial silence that means a machine, in milliseconds (Twilio's default is 5000).
-    #[must_use]
-    pub fn machine_detection_silence_timeout(mut self, timeout: Duration) -> Self {
-        self.0
-            .set("machineDetectionSilenceTimeout", millis(timeout));
-        self
-    }
+    machine_detection_setters!();
 }
 
 /// `<Client>`: a Voice SDK client to dial.
@@ -379,43 +324,11 @@ impl Client {
         self
     }
 
-    /// TwiML run for the client before the two are connected.
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the client before the two are connected.
+    );
 
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
-
-    /// Which call events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(mut self, events: impl IntoIterator<Item = CallEvent>) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(CallEvent::as_str)),
-        );
-        self
-    }
-
-    /// Where Twilio reports call progress.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    call_status_callback_setters!(CallEvent);
 }
 
 /// `<Identity>`: the identity of the `<Client>` to dial.
@@ -609,59 +522,14 @@ impl Conference {
         self
     }
 
-    /// Which conference events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = ConferenceEvent>,
-    ) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(ConferenceEvent::as_str)),
-        );
-        self
-    }
+    status_callback_setters!(
+        /// Where Twilio reports conference events.
+        status_callback,
+        /// Which conference events are reported to `statusCallback`.
+        status_callback_event: ConferenceEvent,
+    );
 
-    /// Where Twilio reports conference events.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Where Twilio reports recording status.
-    #[must_use]
-    pub fn recording_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("recordingStatusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("recordingStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Which recording events are reported to `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = RecordingEvent>,
-    ) -> Self {
-        self.0.set(
-            "recordingStatusCallbackEvent",
-            space_separated(events.into_iter().map(RecordingEvent::as_str)),
-        );
-        self
-    }
+    recording_status_callback_setters!();
 
     /// Where Twilio reports conference events (the legacy event callback).
     #[must_use]
@@ -723,95 +591,13 @@ impl Sip {
         self
     }
 
-    /// TwiML run for the called party before the two are connected.
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the called party before the two are connected.
+    );
 
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    call_status_callback_setters!(CallEvent);
 
-    /// Which call events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(mut self, events: impl IntoIterator<Item = CallEvent>) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(CallEvent::as_str)),
-        );
-        self
-    }
-
-    /// Where Twilio reports call progress.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Answering-machine detection for this leg.
-    #[must_use]
-    pub fn machine_detection(mut self, detection: MachineDetection) -> Self {
-        self.0.set("machineDetection", detection.as_str());
-        self
-    }
-
-    /// Where Twilio reports the answering-machine detection result.
-    #[must_use]
-    pub fn amd_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("amdStatusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `amdStatusCallback`.
-    #[must_use]
-    pub fn amd_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("amdStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// How long detection may take, in whole seconds (Twilio's default is 30).
-    #[must_use]
-    pub fn machine_detection_timeout(mut self, timeout: Duration) -> Self {
-        self.0.set("machineDetectionTimeout", secs(timeout));
-        self
-    }
-
-    /// Speech longer than this means a machine, in milliseconds (Twilio's default is 2400).
-    #[must_use]
-    pub fn machine_detection_speech_threshold(mut self, threshold: Duration) -> Self {
-        self.0
-            .set("machineDetectionSpeechThreshold", millis(threshold));
-        self
-    }
-
-    /// Silence after speech that ends it, in milliseconds (Twilio's default is 1200).
-    #[must_use]
-    pub fn machine_detection_speech_end_threshold(mut self, threshold: Duration) -> Self {
-        self.0
-            .set("machineDetectionSpeechEndThreshold", millis(threshold));
-        self
-    }
-
-    /// Initial silence that means a machine, in milliseconds (Twilio's default is 5000).
-    #[must_use]
-    pub fn machine_detection_silence_timeout(mut self, timeout: Duration) -> Self {
-        self.0
-            .set("machineDetectionSilenceTimeout", millis(timeout));
-        self
-    }
+    machine_detection_setters!();
 }
 
 /// `<Uri>`: one SIP destination of a `<Sip>`, tried by priority and weight.
@@ -887,10 +673,7 @@ typed_element!(Header);
 impl Header {
     /// The header `name` with `value`.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        let mut element = Element::typed("Header");
-        element.set("name", name);
-        element.set("value", value);
-        Self(element)
+        Self(name_value_element("Header", name, value))
     }
 }
 
@@ -930,43 +713,11 @@ impl Application {
         self
     }
 
-    /// TwiML run for the called application before the two are connected.
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the called application before the two are connected.
+    );
 
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
-
-    /// Which call events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(mut self, events: impl IntoIterator<Item = CallEvent>) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(CallEvent::as_str)),
-        );
-        self
-    }
-
-    /// Where Twilio reports call progress.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    call_status_callback_setters!(CallEvent);
 
     /// The identity of the customer calling the application.
     #[must_use]
@@ -1006,56 +757,18 @@ impl WhatsApp {
         Self(Element::typed("WhatsApp").text(phone_number))
     }
 
-    /// TwiML run for the called party before the two are connected.
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the called party before the two are connected.
+    );
 
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
-
-    /// Which call events are reported to `statusCallback`.
-    #[must_use]
-    pub fn status_callback_event(mut self, events: impl IntoIterator<Item = CallEvent>) -> Self {
-        self.0.set(
-            "statusCallbackEvent",
-            space_separated(events.into_iter().map(CallEvent::as_str)),
-        );
-        self
-    }
-
-    /// Where Twilio reports call progress.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    call_status_callback_setters!(CallEvent);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::RecordingEvent;
+    use crate::voice::common::test_support::{render, url};
 
     #[test]
     fn dial_forms_match_the_official_sdk() {

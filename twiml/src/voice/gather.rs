@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::{Action, Method, Pause, Play, Say, space_separated};
+use super::common::{comma_separated, secs, space_separated};
+use super::{Action, Method, Pause, Play, Say};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait, typed_element};
 
@@ -71,7 +72,7 @@ impl Gather {
     /// Seconds of silence after which the input is submitted (whole seconds).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.0.set("timeout", timeout.as_secs().to_string());
+        self.0.set("timeout", secs(timeout));
         self
     }
 
@@ -80,7 +81,7 @@ impl Gather {
     pub fn speech_timeout(mut self, timeout: SpeechTimeout) -> Self {
         let value = match timeout {
             SpeechTimeout::Auto => "auto".to_owned(),
-            SpeechTimeout::After(d) => d.as_secs().to_string(),
+            SpeechTimeout::After(d) => secs(d),
         };
         self.0.set("speechTimeout", value);
         self
@@ -89,7 +90,7 @@ impl Gather {
     /// Speech: the longest the caller may speak, in whole seconds (Twilio's default is 60).
     #[must_use]
     pub fn max_speech_time(mut self, limit: Duration) -> Self {
-        self.0.set("maxSpeechTime", limit.as_secs().to_string());
+        self.0.set("maxSpeechTime", secs(limit));
         self
     }
 
@@ -135,14 +136,7 @@ impl Gather {
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        let mut joined = String::new();
-        for hint in hints {
-            if !joined.is_empty() {
-                joined.push_str(", ");
-            }
-            joined.push_str(hint.as_ref());
-        }
-        self.0.set("hints", joined);
+        self.0.set("hints", comma_separated(hints));
         self
     }
 

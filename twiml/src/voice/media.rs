@@ -5,11 +5,32 @@
 //! process started with a `name`.
 
 use super::common::{
-    RecordingEvent, RecordingTrack, StreamTrack, Trim, comma_separated, value_enum,
+    RecordingTrack, StreamTrack, Trim, action_setters, comma_separated,
+    recording_status_callback_setters, status_callback_setters, value_enum,
 };
-use super::{Config, Method, Parameter, space_separated};
+use super::{Config, Method, Parameter};
 use crate::xml::{Element, child_trait, typed_element};
 use crate::{AbsoluteUrl, WebSocketUrl};
+
+/// `named` and `name` for a process `<Start>` begins and `<Stop>` ends by its `name`. Takes
+/// the element's tag and what the docs call the process.
+macro_rules! named_process_setters {
+    ($tag:literal, $process:literal) => {
+        #[doc = concat!(
+            "Refers to the ", $process, " started with this `name`, to end it in a `<Stop>`."
+        )]
+        pub fn named(name: impl Into<String>) -> Self {
+            Self(Element::typed($tag)).name(name)
+        }
+
+        #[doc = concat!("A name, unique per call, by which `<Stop>` can end the ", $process, ".")]
+        #[must_use]
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.0.set("name", name);
+            self
+        }
+    };
+}
 
 child_trait!(
     /// What may be nested in `<Start>`: the background process to begin.
@@ -61,19 +82,9 @@ impl Start {
         self
     }
 
-    /// Where Twilio posts once the process has started; its TwiML continues the call.
-    #[must_use]
-    pub fn action(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("action", url.into_string());
-        self
-    }
-
-    /// The method used to request `action` (Twilio's default is `POST`).
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    action_setters!(
+        /// Where Twilio posts once the process has started; its TwiML continues the call.
+    );
 }
 
 /// `<Stop>`: ends a background process started by `<Start>` with a `name`.
@@ -123,24 +134,12 @@ impl Stream {
         Self(element)
     }
 
-    /// Refers to the stream started with this `name`, to end it in a `<Stop>`.
-    pub fn named(name: impl Into<String>) -> Self {
-        let mut element = Element::typed("Stream");
-        element.set("name", name);
-        Self(element)
-    }
+    named_process_setters!("Stream", "stream");
 
     /// Nests a custom `<Parameter>`.
     #[must_use]
     pub fn add(mut self, child: impl StreamChild) -> Self {
         self.0.push(child);
-        self
-    }
-
-    /// A name, unique per call, by which `<Stop>` can end the stream.
-    #[must_use]
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.0.set("name", name);
         self
     }
 
@@ -151,19 +150,10 @@ impl Stream {
         self
     }
 
-    /// Where Twilio reports stream start, stop and errors.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    status_callback_setters!(
+        /// Where Twilio reports stream start, stop and errors.
+        status_callback,
+    );
 }
 
 /// `<Siprec>`: forks the call to a SIPREC recording server through a SIPREC connector.
@@ -179,24 +169,12 @@ impl Siprec {
         Self(element)
     }
 
-    /// Refers to the session started with this `name`, to end it in a `<Stop>`.
-    pub fn named(name: impl Into<String>) -> Self {
-        let mut element = Element::typed("Siprec");
-        element.set("name", name);
-        Self(element)
-    }
+    named_process_setters!("Siprec", "session");
 
     /// Nests a custom `<Parameter>`.
     #[must_use]
     pub fn add(mut self, child: impl SiprecChild) -> Self {
         self.0.push(child);
-        self
-    }
-
-    /// A name, unique per call, by which `<Stop>` can end the session.
-    #[must_use]
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.0.set("name", name);
         self
     }
 
@@ -207,19 +185,10 @@ impl Siprec {
         self
     }
 
-    /// Where Twilio reports session status.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    status_callback_setters!(
+        /// Where Twilio reports session status.
+        status_callback,
+    );
 }
 
 /// `<Transcription>`: transcribes the call in real time, posting results to
@@ -240,22 +209,12 @@ impl Transcription {
         Self(Element::typed("Transcription"))
     }
 
-    /// Refers to the transcription started with this `name`, to end it in a `<Stop>`.
-    pub fn named(name: impl Into<String>) -> Self {
-        Self::new().name(name)
-    }
+    named_process_setters!("Transcription", "transcription");
 
     /// Nests a `<Config>` or `<Parameter>`.
     #[must_use]
     pub fn add(mut self, child: impl TranscriptionChild) -> Self {
         self.0.push(child);
-        self
-    }
-
-    /// A name, unique per call, by which `<Stop>` can end the transcription.
-    #[must_use]
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.0.set("name", name);
         self
     }
 
@@ -383,44 +342,9 @@ impl Recording {
         Self(Element::typed("Recording"))
     }
 
-    /// Refers to the recording started with this `name`, to end it in a `<Stop>`.
-    pub fn named(name: impl Into<String>) -> Self {
-        Self::new().name(name)
-    }
+    named_process_setters!("Recording", "recording");
 
-    /// A name, unique per call, by which `<Stop>` can end the recording.
-    #[must_use]
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.0.set("name", name);
-        self
-    }
-
-    /// Where Twilio reports recording status.
-    #[must_use]
-    pub fn recording_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("recordingStatusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("recordingStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Which recording events are reported to `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = RecordingEvent>,
-    ) -> Self {
-        self.0.set(
-            "recordingStatusCallbackEvent",
-            space_separated(events.into_iter().map(RecordingEvent::as_str)),
-        );
-        self
-    }
+    recording_status_callback_setters!();
 
     /// Whether to trim silence (Twilio's default is `trim-silence`).
     #[must_use]
@@ -447,14 +371,8 @@ impl Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::RecordingEvent;
+    use crate::voice::common::test_support::{render, url};
 
     #[test]
     fn start_stream_with_parameters() {

@@ -104,7 +104,7 @@ pub use say::{
     Sub, Word, WordChild,
 };
 
-use std::fmt;
+pub(crate) use common::{action_setters, response_document};
 
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait};
@@ -158,23 +158,6 @@ impl Action {
     }
 }
 
-/// Joins values with spaces, as Twilio expects for multi-valued attributes
-/// (`statusCallbackEvent="initiated ringing"`).
-pub(crate) fn space_separated<I, T>(values: I) -> String
-where
-    I: IntoIterator<Item = T>,
-    T: AsRef<str>,
-{
-    let mut out = String::new();
-    for v in values {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(v.as_ref());
-    }
-    out
-}
-
 child_trait!(
     /// What may appear directly under `<Response>` in a voice document.
     VoiceVerb: Connect, Dial, Echo, Enqueue, Gather, Hangup, Leave, Pause, Pay, Play, Record,
@@ -184,51 +167,11 @@ child_trait!(
 /// A voice TwiML document: `<Response>` and its verbs, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoiceResponse(Element);
-
-impl Default for VoiceResponse {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+response_document!(VoiceResponse, VoiceVerb);
 
 impl VoiceResponse {
     /// An empty `<Response>`.
     pub fn new() -> Self {
         Self(Element::typed("Response"))
-    }
-
-    /// Appends a verb.
-    #[must_use]
-    pub fn add(mut self, verb: impl VoiceVerb) -> Self {
-        self.0.push(verb);
-        self
-    }
-
-    /// The document as a string, starting with the XML declaration.
-    pub fn to_xml(&self) -> String {
-        self.0.to_document()
-    }
-
-    /// The `<Response>` element, to inspect it.
-    pub fn as_element(&self) -> &Element {
-        &self.0
-    }
-
-    /// The document as an HTTP response: `200 OK`, `Content-Type: text/xml`.
-    pub fn into_http_response<B: From<String>>(self) -> http::Response<B> {
-        crate::response::xml_response(self.to_xml())
-    }
-}
-
-impl fmt::Display for VoiceResponse {
-    /// The same as [`VoiceResponse::to_xml`].
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_xml())
-    }
-}
-
-impl<B: From<String>> From<VoiceResponse> for http::Response<B> {
-    fn from(doc: VoiceResponse) -> Self {
-        doc.into_http_response()
     }
 }

@@ -1,5 +1,6 @@
 //! `<Parameter>` and `<Config>`: name/value pairs passed to the service a verb connects to.
 
+use super::common::name_value_element;
 use crate::xml::{Element, typed_element};
 
 /// `<Parameter>`: a custom name/value pair passed on to a stream, client, application,
@@ -11,10 +12,7 @@ typed_element!(Parameter);
 impl Parameter {
     /// A parameter `name` with `value`.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        let mut element = Element::typed("Parameter");
-        element.set("name", name);
-        element.set("value", value);
-        Self(element)
+        Self(name_value_element("Parameter", name, value))
     }
 }
 
@@ -26,10 +24,7 @@ typed_element!(Config);
 impl Config {
     /// A setting `name` with `value`.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        let mut element = Element::typed("Config");
-        element.set("name", name);
-        element.set("value", value);
-        Self(element)
+        Self(name_value_element("Config", name, value))
     }
 }
 

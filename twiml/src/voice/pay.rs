@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::common::{secs, value_enum};
-use super::{GatherChild, Method, Parameter, space_separated};
+use super::common::{secs, space_separated, status_callback_setters, value_enum};
+use super::{GatherChild, Parameter};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait, typed_element};
 
@@ -131,19 +131,10 @@ impl Pay {
         self
     }
 
-    /// Where Twilio reports progress while the caller enters details.
-    #[must_use]
-    pub fn status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("statusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `statusCallback`.
-    #[must_use]
-    pub fn status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("statusCallbackMethod", method.as_str());
-        self
-    }
+    status_callback_setters!(
+        /// Where Twilio reports progress while the caller enters details.
+        status_callback,
+    );
 
     /// How long to wait for each input, in whole seconds (Twilio's default is 5).
     #[must_use]
@@ -348,15 +339,8 @@ impl Prompt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::voice::{Pause, Play, Say};
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::common::test_support::{render, url};
+    use crate::voice::{Method, Pause, Play, Say};
 
     #[test]
     fn pay_attributes_are_typed() {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Method;
-use super::common::secs;
+use super::common::{action_setters, secs, url_setters};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, child_trait, typed_element};
 
@@ -41,19 +41,9 @@ impl Enqueue {
         self
     }
 
-    /// Where Twilio posts the outcome when the caller leaves the queue.
-    #[must_use]
-    pub fn action(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("action", url.into_string());
-        self
-    }
-
-    /// The method used to request `action` (Twilio's default is `POST`).
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    action_setters!(
+        /// Where Twilio posts the outcome when the caller leaves the queue.
+    );
 
     /// The most callers the queue may hold.
     #[must_use]
@@ -139,19 +129,9 @@ impl Queue {
         Self(Element::typed("Queue").text(name))
     }
 
-    /// TwiML run for the dequeued caller before the two are connected.
-    #[must_use]
-    pub fn url(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("url", url.into_string());
-        self
-    }
-
-    /// The method used to request `url`.
-    #[must_use]
-    pub fn method(mut self, method: Method) -> Self {
-        self.0.set("method", method.as_str());
-        self
-    }
+    url_setters!(
+        /// TwiML run for the dequeued caller before the two are connected.
+    );
 
     /// The TaskRouter reservation SID this call accepts.
     #[must_use]
@@ -171,14 +151,7 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::common::test_support::{render, url};
 
     #[test]
     fn enqueue_renders_like_the_official_sdk() {

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::common::{RecordingEvent, Trim, secs};
-use super::{Action, Method, space_separated};
+use super::common::{Trim, recording_status_callback_setters, secs};
+use super::{Action, Method};
 use crate::AbsoluteUrl;
 use crate::xml::{Element, typed_element};
 
@@ -64,32 +64,7 @@ impl Record {
         self
     }
 
-    /// Where Twilio reports recording status.
-    #[must_use]
-    pub fn recording_status_callback(mut self, url: AbsoluteUrl) -> Self {
-        self.0.set("recordingStatusCallback", url.into_string());
-        self
-    }
-
-    /// The method used to request `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_method(mut self, method: Method) -> Self {
-        self.0.set("recordingStatusCallbackMethod", method.as_str());
-        self
-    }
-
-    /// Which recording events are reported to `recordingStatusCallback`.
-    #[must_use]
-    pub fn recording_status_callback_event(
-        mut self,
-        events: impl IntoIterator<Item = RecordingEvent>,
-    ) -> Self {
-        self.0.set(
-            "recordingStatusCallbackEvent",
-            space_separated(events.into_iter().map(RecordingEvent::as_str)),
-        );
-        self
-    }
+    recording_status_callback_setters!();
 
     /// Whether Twilio transcribes the recording (English, up to two minutes).
     #[must_use]
@@ -109,14 +84,8 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(s: &str) -> AbsoluteUrl {
-        AbsoluteUrl::parse(s).unwrap()
-    }
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::RecordingEvent;
+    use crate::voice::common::test_support::{render, url};
 
     #[test]
     fn action_is_explicit_like_gather() {

@@ -30,6 +30,26 @@ child_trait!(
     WordChild: Break, Emphasis, Phoneme, Prosody, SayAs, Sub
 );
 
+/// `add` and `text` for the elements whose content mixes text and nested SSML, given the
+/// trait of the SSML elements they accept.
+macro_rules! ssml_content_setters {
+    ($child:ident) => {
+        /// Appends a nested SSML element.
+        #[must_use]
+        pub fn add(mut self, child: impl $child) -> Self {
+            self.0.push(child);
+            self
+        }
+
+        /// Appends text after what is already there.
+        #[must_use]
+        pub fn text(mut self, text: impl Into<String>) -> Self {
+            self.0.push_text(text);
+            self
+        }
+    };
+}
+
 /// `<Say>`: reads text to the caller with text-to-speech.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Say(Element);
@@ -42,19 +62,7 @@ impl Say {
         Self(Element::typed("Say").text(text))
     }
 
-    /// Appends an SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl SayChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(SayChild);
 
     /// The voice (`alice`, `man`, `woman`, `Polly.Joanna`, `Google.en-US-Neural2-A`, …).
     #[must_use]
@@ -164,19 +172,7 @@ impl Emphasis {
         self
     }
 
-    /// Appends a nested SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl SentenceChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(SentenceChild);
 }
 
 /// `<lang>`: speaks words in another language.
@@ -197,19 +193,7 @@ impl Lang {
         self
     }
 
-    /// Appends a nested SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl SayChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(SayChild);
 }
 
 /// `<p>`: a paragraph, followed by a longer pause.
@@ -223,19 +207,7 @@ impl Paragraph {
         Self(Element::typed("p").text(words))
     }
 
-    /// Appends a nested SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl ParagraphChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(ParagraphChild);
 }
 
 value_enum!(
@@ -314,19 +286,7 @@ impl Prosody {
         self
     }
 
-    /// Appends a nested SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl SayChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(SayChild);
 }
 
 /// `<s>`: a sentence, followed by a pause.
@@ -340,19 +300,7 @@ impl Sentence {
         Self(Element::typed("s").text(words))
     }
 
-    /// Appends a nested SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl SentenceChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(SentenceChild);
 }
 
 value_enum!(
@@ -479,28 +427,13 @@ impl Word {
         self
     }
 
-    /// Appends a nested SSML element.
-    #[must_use]
-    pub fn add(mut self, child: impl WordChild) -> Self {
-        self.0.push(child);
-        self
-    }
-
-    /// Appends text after what is already there.
-    #[must_use]
-    pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.0.push_text(text);
-        self
-    }
+    ssml_content_setters!(WordChild);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn render(e: impl Into<Element>) -> String {
-        e.into().to_string()
-    }
+    use crate::voice::common::test_support::render;
 
     #[test]
     fn say_renders_like_the_official_sdk() {
