@@ -224,7 +224,9 @@ impl Shared {
         let stale = match issued {
             Some(issued) if issued.age(now) <= lifetime => {
                 if let Some(sent_at) = sessions.pending_438.peek(&five_tuple).copied() {
-                    if issued.issued_at >= sent_at {
+                    // Nonces carry milliseconds: compare at that resolution, or a retry with
+                    // the nonce of the 438 itself would look older than the 438.
+                    if issued.issued_at >= whole_millis(sent_at) {
                         sessions.pending_438.pop(&five_tuple);
                         Telemetry::add(&self.telemetry.stale_nonces_recovered);
                         tracing::debug!(target: "turn_auth", %client, "client recovered from 438 Stale Nonce");
@@ -435,6 +437,10 @@ impl Shared {
         }
         builder
     }
+}
+
+fn whole_millis(t: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The attributes a TURN server understands (RFC 8489 and RFC 8656); others that are

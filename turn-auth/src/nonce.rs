@@ -10,7 +10,8 @@
 //! └ the RFC 8489 nonce cookie
 //! ```
 //!
-//! The MAC is HMAC-SHA256, truncated to 128 bits, under the secret named by the key id, over
+//! The MAC is HMAC-SHA1, truncated to 128 bits, under a key derived from the secret named by
+//! the key id, over
 //! the key id, the feature bits, the issue time, the client's IP address and port, and the
 //! realm. No table is kept: a server answers any number of clients with constant memory,
 //! a nonce captured from one address is worthless from another, and after a restart or on
@@ -42,13 +43,15 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -70,8 +73,8 @@ const FEATURES_B64: usize = 4;
 const BODY_LEN: usize = 24;
 const MAC_LEN: usize = 16;
 const TIME_LEN: usize = 7;
-/// Separates this MAC's inputs from any other use of the same secret.
-const DOMAIN: &[u8] = b"turn-auth nonce v1\0";
+/// Separates this MAC's key from any other use of the same secret.
+const DOMAIN: &[u8] = b"turn-auth nonce v1";
 
 /// The RFC 8489 security-feature bits a nonce advertises.
 ///
@@ -194,18 +197,24 @@ impl NonceSecret {
     }
 
     fn keyed(&self) -> KeyedSecret {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
-        mac.update(DOMAIN);
+        // The MAC key is derived from the secret once, with a label (domain separation at
+        // no per-request cost), so the per-nonce input fits one hash block. HMAC-SHA1 is
+        // the MAC STUN itself uses, and a sound PRF (SHA-1's collisions do not carry over
+        // to HMAC); here it costs two compressions per nonce.
+        let mut derive = Hmac::<Sha1>::new_from_slice(&self.key).expect("HMAC takes any key");
+        derive.update(DOMAIN);
+        let mut mac_key = Zeroizing::new([0u8; 20]);
+        mac_key.copy_from_slice(&derive.finalize().into_bytes());
+        let mac = Hmac::<Sha1>::new_from_slice(&*mac_key).expect("HMAC takes any key");
         KeyedSecret { id: self.id, mac }
     }
 }
 
-/// A secret's HMAC state after the key and the domain label (wiped on drop by the
-/// RustCrypto `zeroize` feature).
+/// A secret's nonce-MAC state, keyed (wiped on drop by the RustCrypto `zeroize` feature).
 #[derive(Clone)]
 struct KeyedSecret {
     id: u8,
-    mac: Hmac<Sha256>,
+    mac: Hmac<Sha1>,
 }
 
 struct KeyRing {
@@ -222,13 +231,18 @@ impl KeyRing {
 }
 
 /// Issues and verifies stateless nonces. See the [module docs](self).
+///
+/// The key ring is read on every request from every thread and written only on rotation,
+/// so it lives in an [`ArcSwap`]: readers take no lock and share no written cache line.
 pub struct NonceManager {
-    ring: RwLock<KeyRing>,
+    ring: ArcSwap<KeyRing>,
+    /// Serialises rotations (read-modify-write of the ring).
+    rotating: Mutex<()>,
 }
 
 impl fmt::Debug for NonceManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ring = self.read();
+        let ring = self.ring.load();
         f.debug_struct("NonceManager")
             .field("current_id", &ring.current.id)
             .field("previous_id", &ring.previous.as_ref().map(|k| k.id))
@@ -288,10 +302,11 @@ impl NonceManager {
     /// A manager issuing nonces under `current`.
     pub fn new(current: NonceSecret) -> Self {
         Self {
-            ring: RwLock::new(KeyRing {
+            ring: ArcSwap::from_pointee(KeyRing {
                 current: current.keyed(),
                 previous: None,
             }),
+            rotating: Mutex::new(()),
         }
     }
 
@@ -301,13 +316,14 @@ impl NonceManager {
     ///
     /// [`SecretError::DuplicateId`] if `previous` has the current secret's id.
     pub fn with_previous(self, previous: NonceSecret) -> Result<Self, SecretError> {
-        {
-            let mut ring = self.write();
-            if previous.id == ring.current.id {
-                return Err(SecretError::DuplicateId { id: previous.id });
-            }
-            ring.previous = Some(previous.keyed());
+        let current = self.ring.load().current.clone();
+        if previous.id == current.id {
+            return Err(SecretError::DuplicateId { id: previous.id });
         }
+        self.ring.store(std::sync::Arc::new(KeyRing {
+            current,
+            previous: Some(previous.keyed()),
+        }));
         Ok(self)
     }
 
@@ -318,12 +334,15 @@ impl NonceManager {
     ///
     /// [`SecretError::DuplicateId`] if `next` has the current secret's id.
     pub fn rotate(&self, next: NonceSecret) -> Result<(), SecretError> {
-        let mut ring = self.write();
+        let _rotating = self.rotating.lock().unwrap_or_else(PoisonError::into_inner);
+        let ring = self.ring.load();
         if next.id == ring.current.id {
             return Err(SecretError::DuplicateId { id: next.id });
         }
-        let old = std::mem::replace(&mut ring.current, next.keyed());
-        ring.previous = Some(old);
+        self.ring.store(std::sync::Arc::new(KeyRing {
+            current: next.keyed(),
+            previous: Some(ring.current.clone()),
+        }));
         Ok(())
     }
 
@@ -340,7 +359,7 @@ impl NonceManager {
         let features = features.to_bytes();
         let mut body = [0u8; BODY_LEN];
         {
-            let ring = self.read();
+            let ring = self.ring.load();
             body[0] = ring.current.id;
             body[1..1 + TIME_LEN].copy_from_slice(&time);
             let mac = compute_mac(&ring.current, features, time, client, realm);
@@ -380,7 +399,7 @@ impl NonceManager {
         decode_exact(&nonce[COOKIE_LEN + FEATURES_B64..], &mut body)?;
         let key_id = body[0];
         let time: [u8; TIME_LEN] = body[1..1 + TIME_LEN].try_into().expect("fixed length");
-        let ring = self.read();
+        let ring = self.ring.load();
         let key = ring.by_id(key_id)?;
         let expected = compute_mac(key, features, time, client, realm);
         if !bool::from(expected.ct_eq(&body[1 + TIME_LEN..])) {
@@ -396,14 +415,6 @@ impl NonceManager {
             key_id,
         })
     }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
-        self.ring.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, KeyRing> {
-        self.ring.write().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// The security features a nonce's cookie claims, read without verifying the nonce: RFC
@@ -417,12 +428,32 @@ pub fn claimed_features(nonce: &[u8]) -> Option<SecurityFeatures> {
     Some(SecurityFeatures::from_bytes(bytes))
 }
 
-/// Decodes base64 that must fill `out` exactly.
+/// Decodes unpadded standard base64 whose every group of 4 characters fills 3 bytes of
+/// `out` exactly (the only shapes nonces use). Branch-light and table-driven: it runs on
+/// every authenticated request.
 fn decode_exact(input: &[u8], out: &mut [u8]) -> Option<()> {
-    match BASE64.decode_slice(input, out) {
-        Ok(n) if n == out.len() => Some(()),
-        _ => None,
+    const INVALID: u8 = 0xFF;
+    const TABLE: [u8; 256] = {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut table = [INVALID; 256];
+        let mut i = 0;
+        while i < 64 {
+            table[alphabet[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    if input.len() % 4 != 0 || input.len() / 4 * 3 != out.len() {
+        return None;
     }
+    let mut invalid = 0u8;
+    for (chars, bytes) in input.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| TABLE[usize::from(chars[i])]);
+        invalid |= (a | b | c | d) & 0x80;
+        let group = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        bytes.copy_from_slice(&group.to_be_bytes()[1..]);
+    }
+    (invalid == 0).then_some(())
 }
 
 fn time_bytes(ms: u64) -> [u8; TIME_LEN] {
@@ -447,12 +478,14 @@ fn compute_mac(
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     };
+    let mut fixed = [0u8; 1 + 3 + TIME_LEN + 16 + 2];
+    fixed[0] = key.id;
+    fixed[1..4].copy_from_slice(&features);
+    fixed[4..4 + TIME_LEN].copy_from_slice(&time);
+    fixed[4 + TIME_LEN..4 + TIME_LEN + 16].copy_from_slice(&ip);
+    fixed[4 + TIME_LEN + 16..].copy_from_slice(&client.port().to_be_bytes());
     let mut mac = key.mac.clone();
-    mac.update(&[key.id]);
-    mac.update(&features);
-    mac.update(&time);
-    mac.update(&ip);
-    mac.update(&client.port().to_be_bytes());
+    mac.update(&fixed);
     mac.update(realm.as_bytes());
     let full = mac.finalize().into_bytes();
     full[..MAC_LEN]
@@ -612,6 +645,30 @@ mod tests {
         let generated = NonceSecret::generate(5).unwrap();
         assert_eq!(generated.id(), 5);
         assert_eq!(generated.key.len(), 32);
+    }
+
+    #[test]
+    fn base64_decoding_matches_the_base64_crate() {
+        for bytes in [[0u8; 24], [0xFF; 24], std::array::from_fn(|i| i as u8 * 11)] {
+            let encoded = BASE64.encode(bytes);
+            let mut out = [0u8; 24];
+            decode_exact(encoded.as_bytes(), &mut out).unwrap();
+            assert_eq!(out, bytes);
+        }
+        let mut out = [0u8; 3];
+        assert_eq!(
+            decode_exact(b"gAA=", &mut out),
+            None,
+            "padding is not a nonce character"
+        );
+        assert_eq!(
+            decode_exact(b"gA-A", &mut out),
+            None,
+            "URL-safe alphabet is not ours"
+        );
+        assert_eq!(decode_exact(b"gAA", &mut out), None);
+        assert_eq!(decode_exact(b"gAAA", &mut out), Some(()));
+        assert_eq!(out, [0x80, 0, 0]);
     }
 
     #[test]

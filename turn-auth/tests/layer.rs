@@ -319,7 +319,7 @@ async fn binding_indications_and_channel_data_pass_through_unauthenticated() {
     let id = TransactionId([9; 12]);
     let binding = MessageBuilder::new(Class::Request, Method::BINDING, id).build();
     let send_indication = MessageBuilder::new(Class::Indication, Method::SEND, id).build();
-    let channel_data = turn_auth::stun::encode_channel_data(0x4001, b"media");
+    let channel_data = turn_auth::stun::encode_channel_data(0x4001, b"media").unwrap();
     for bytes in [binding, send_indication, channel_data] {
         send(&mut s.server, five_tuple("192.0.2.1:5000"), bytes).await;
     }
@@ -519,4 +519,67 @@ async fn sha256_password_algorithm_when_advertised_and_no_downgrade() {
         ok.message().verify_integrity_sha256(key.as_bytes()),
         Some(true)
     );
+}
+
+/// A clock with sub-millisecond readings, like the system clock (nonces carry milliseconds).
+#[derive(Clone)]
+struct SubMillisecondClock(ManualClock);
+
+impl turn_auth::clock::Clock for SubMillisecondClock {
+    fn now(&self) -> Duration {
+        self.0.now() + Duration::from_micros(400)
+    }
+}
+
+#[tokio::test]
+async fn a_retry_with_the_438s_own_nonce_counts_as_recovered_at_any_clock_resolution() {
+    let clock = ManualClock::new(T0);
+    let turn = MiniTurn::new(clock.clone(), Duration::from_secs(600));
+    let layer = TurnAuthLayer::builder(
+        REALM,
+        StaticUsers::new(REALM).user("alice", "secret"),
+        NonceManager::new(NonceSecret::new(1, [5u8; 32]).unwrap()),
+    )
+    .clock(SubMillisecondClock(clock.clone()))
+    .policy(NoncePolicy::Strict {
+        lifetime: Duration::from_secs(1),
+    })
+    .build();
+    let mut server = server(&layer, &turn);
+    let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
+    authenticate(&mut server, &mut client).await;
+    assert!(
+        send(
+            &mut server,
+            client.five_tuple,
+            client.request(Method::ALLOCATE, |b| b)
+        )
+        .await
+        .is_success()
+    );
+    for round in 1..=3 {
+        clock.advance(Duration::from_secs(2));
+        let stale = send(
+            &mut server,
+            client.five_tuple,
+            client.request(Method::REFRESH, |b| b.lifetime(600)),
+        )
+        .await;
+        assert_eq!(stale.error_code(), Some(438));
+        client.nonce = Some(stale.nonce());
+        let retried = send(
+            &mut server,
+            client.five_tuple,
+            client.request(Method::REFRESH, |b| b.lifetime(600)),
+        )
+        .await;
+        assert!(retried.is_success());
+        let t = layer.telemetry();
+        assert_eq!(
+            (t.stale_nonces_438, t.stale_nonces_recovered),
+            (round, round)
+        );
+    }
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(layer.telemetry().stale_nonces_unrecovered, 0);
 }

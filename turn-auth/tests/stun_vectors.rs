@@ -458,7 +458,7 @@ fn unknown_comprehension_required_attributes_in_order() {
 
 #[test]
 fn channel_data_is_not_stun() {
-    let channel_data = turn_auth::stun::encode_channel_data(0x4000, &[0; 20]);
+    let channel_data = turn_auth::stun::encode_channel_data(0x4000, &[0; 20]).unwrap();
     assert!(!Message::is_stun(&channel_data));
     assert!(turn_auth::stun::is_channel_data(&channel_data));
     assert_eq!(

@@ -7,8 +7,13 @@ use std::ops::RangeInclusive;
 use super::attribute::{be16, padded};
 use super::error::ParseError;
 
-/// The channel numbers a client may bind (RFC 8656 §12): 0x4000 through 0x4FFF.
-pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x4FFF;
+/// The channel numbers a server accepts: 0x4000 through 0x7FFF.
+///
+/// RFC 8656 §12 narrowed the numbers clients pick to 0x4000–0x4FFF, but RFC 5766 allowed up
+/// to 0x7FFF and deployed clients still use that range (coturn's `turnutils_uclient` binds
+/// numbers such as 0x7110; webrtc-rs, pion and restund use 0x7FFF as the bound), so a server
+/// accepts it. It is exactly the set of values whose first two bits are `01`.
+pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x7FFF;
 
 /// Length of the ChannelData header.
 const CHANNEL_DATA_HEADER_LEN: usize = 4;
@@ -38,7 +43,7 @@ impl<'a> ChannelData<'a> {
     /// # Errors
     ///
     /// [`ParseError::TooShort`] below 4 bytes, [`ParseError::NotChannelData`] when the first two
-    /// bits are not `01`, [`ParseError::BadChannelNumber`] outside [`CHANNEL_NUMBERS`], and
+    /// bits are not `01` (the channel number is outside [`CHANNEL_NUMBERS`]), and
     /// [`ParseError::ChannelDataLengthMismatch`] when the data is shorter than the Length field
     /// says or followed by more than 3 bytes.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
@@ -50,9 +55,6 @@ impl<'a> ChannelData<'a> {
         };
         if !is_channel_data(bytes) {
             return Err(ParseError::NotChannelData);
-        }
-        if !CHANNEL_NUMBERS.contains(&channel) {
-            return Err(ParseError::BadChannelNumber { channel });
         }
         let available = bytes.len() - CHANNEL_DATA_HEADER_LEN;
         let len = usize::from(length);
@@ -70,25 +72,19 @@ impl<'a> ChannelData<'a> {
 /// multiple of 4.
 ///
 /// The padding is required over TCP and TLS and harmless over UDP (receivers must accept it);
-/// coturn pads over every transport too.
-///
-/// # Panics
-///
-/// If `data` is longer than 65535 bytes (the Length field is 16 bits), or `channel` is not in
-/// [`CHANNEL_NUMBERS`].
-pub fn encode_channel_data(channel: u16, data: &[u8]) -> Vec<u8> {
-    assert!(
-        CHANNEL_NUMBERS.contains(&channel),
-        "channel number {channel:#06x} is outside 0x4000-0x4FFF"
-    );
-    let length = u16::try_from(data.len())
-        .unwrap_or_else(|_| panic!("{} bytes do not fit a ChannelData message", data.len()));
+/// coturn pads over every transport too. `None` when `channel` is outside
+/// [`CHANNEL_NUMBERS`] or `data` is longer than 65535 bytes (the Length field is 16 bits).
+pub fn encode_channel_data(channel: u16, data: &[u8]) -> Option<Vec<u8>> {
+    if !CHANNEL_NUMBERS.contains(&channel) {
+        return None;
+    }
+    let length = u16::try_from(data.len()).ok()?;
     let mut out = Vec::with_capacity(CHANNEL_DATA_HEADER_LEN + padded(data.len()));
     out.extend_from_slice(&channel.to_be_bytes());
     out.extend_from_slice(&length.to_be_bytes());
     out.extend_from_slice(data);
     out.resize(CHANNEL_DATA_HEADER_LEN + padded(data.len()), 0);
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -98,7 +94,7 @@ mod tests {
 
     #[test]
     fn parse_with_and_without_padding() {
-        let padded = encode_channel_data(0x4001, b"hello");
+        let padded = encode_channel_data(0x4001, b"hello").unwrap();
         assert_eq!(padded, b"\x40\x01\x00\x05hello\0\0\0");
         let expected = ChannelData {
             channel: 0x4001,
@@ -120,9 +116,17 @@ mod tests {
             Err(ParseError::NotChannelData)
         );
         assert_eq!(
-            ChannelData::parse(b"\x50\x00\x00\x00"),
-            Err(ParseError::BadChannelNumber { channel: 0x5000 })
+            ChannelData::parse(b"\x71\x10\x00\x00").map(|c| c.channel),
+            Ok(0x7110),
+            "RFC 5766 numbers that deployed clients use"
         );
+        assert_eq!(
+            ChannelData::parse(b"\x80\x00\x00\x00"),
+            Err(ParseError::NotChannelData)
+        );
+        assert_eq!(encode_channel_data(0x3FFF, b"x"), None);
+        assert_eq!(encode_channel_data(0x8000, b"x"), None);
+        assert_eq!(encode_channel_data(0x7FFF, &[0; 65_536]), None);
         assert_eq!(
             ChannelData::parse(b"\x40\x00\x00\x05abcd"),
             Err(ParseError::ChannelDataLengthMismatch {
@@ -142,12 +146,6 @@ mod tests {
         assert!(!is_channel_data(b"\x80\x00\x00\x00"));
     }
 
-    #[test]
-    #[should_panic(expected = "outside 0x4000-0x4FFF")]
-    fn encoding_a_reserved_channel_panics() {
-        let _ = encode_channel_data(0x5000, b"");
-    }
-
     proptest! {
         #[test]
         fn channel_data_round_trips(
@@ -155,7 +153,7 @@ mod tests {
             data in prop::collection::vec(any::<u8>(), 0..300),
             strip in 0usize..4,
         ) {
-            let encoded = encode_channel_data(channel, &data);
+            let encoded = encode_channel_data(channel, &data).unwrap();
             prop_assert_eq!(encoded.len() % 4, 0);
             // Any amount of the padding may be missing over UDP.
             let keep = encoded.len() - strip.min(encoded.len() - 4 - data.len());

@@ -77,12 +77,6 @@ pub enum ParseError {
     /// The first two bits are not `01`: this is not a ChannelData message.
     #[error("not a ChannelData message: the first two bits must be 01")]
     NotChannelData,
-    /// A channel number outside 0x4000–0x4FFF (RFC 8656 §12: 0x5000–0xFFFF are reserved).
-    #[error("channel number {channel:#06x} is outside 0x4000-0x4FFF")]
-    BadChannelNumber {
-        /// The channel number found.
-        channel: u16,
-    },
     /// The ChannelData Length field does not fit the bytes given: more than were received,
     /// or fewer than received minus at most 3 bytes of padding.
     #[error("the ChannelData length {length} does not fit the {available} bytes after its header")]

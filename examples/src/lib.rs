@@ -1,0 +1,4 @@
+//! The parts of the runnable examples that deserve unit tests, kept in a library so the
+//! binaries in `src/bin/` stay short.
+
+pub mod turn;
