@@ -1,4 +1,5 @@
 //! The parts of the runnable examples that deserve unit tests, kept in a library so the
 //! binaries in `src/bin/` stay short.
 
+pub mod cli;
 pub mod turn;

@@ -12,9 +12,7 @@ use std::time::Duration;
 use support::*;
 use turn_auth::clock::ManualClock;
 use turn_auth::stun::Method;
-use turn_auth::{
-    NonceManager, NoncePolicy, NonceSecret, StaticUsers, TelemetrySnapshot, TurnAuthLayer,
-};
+use turn_auth::{NoncePolicy, StaticUsers, TelemetrySnapshot, TurnAuthLayer};
 
 const NONCE_LIFETIME: Duration = Duration::from_secs(600);
 const ALLOCATION_LIFETIME: Duration = Duration::from_secs(600);
@@ -29,14 +27,7 @@ enum Client {
 }
 
 fn layer(policy: NoncePolicy, clock: &ManualClock) -> TurnAuthLayer<StaticUsers> {
-    TurnAuthLayer::builder(
-        REALM,
-        StaticUsers::new(REALM).user("alice", "secret"),
-        NonceManager::new(NonceSecret::new(1, [3u8; 32]).unwrap()),
-    )
-    .policy(policy)
-    .clock(clock.clone())
-    .build()
+    builder(clock).policy(policy).build()
 }
 
 struct Outcome {

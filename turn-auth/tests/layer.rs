@@ -13,16 +13,7 @@ use turn_auth::stun::{AttrType, Class, MessageBuilder, Method, PasswordAlgorithm
 use turn_auth::{NonceManager, NoncePolicy, NonceSecret, RestSecrets, StaticUsers, TurnAuthLayer};
 
 fn layer(clock: &ManualClock) -> TurnAuthLayer<StaticUsers> {
-    TurnAuthLayer::builder(
-        REALM,
-        StaticUsers::new(REALM)
-            .user("alice", "secret")
-            .user("bob", "hunter2"),
-        NonceManager::new(NonceSecret::new(1, [5u8; 32]).unwrap()),
-    )
-    .clock(clock.clone())
-    .software("turn-auth tests")
-    .build()
+    builder(clock).software("turn-auth tests").build()
 }
 
 struct Setup {
@@ -361,14 +352,9 @@ async fn malformed_messages_and_bad_fingerprints_are_dropped_silently() {
 async fn the_allocation_table_is_bounded() {
     let clock = ManualClock::new(T0);
     let turn = MiniTurn::new(clock.clone(), Duration::from_secs(600));
-    let layer = TurnAuthLayer::builder(
-        REALM,
-        StaticUsers::new(REALM).user("alice", "secret"),
-        NonceManager::new(NonceSecret::new(1, [5u8; 32]).unwrap()),
-    )
-    .clock(clock.clone())
-    .session_capacity(NonZeroUsize::new(8).unwrap())
-    .build();
+    let layer = builder(&clock)
+        .session_capacity(NonZeroUsize::new(8).unwrap())
+        .build();
     let mut server = server(&layer, &turn);
     for port in 0..50u16 {
         let mut client = TestClient::new(&format!("192.0.2.1:{}", 6000 + port), "alice", "secret");
@@ -437,14 +423,7 @@ async fn rest_credentials_expire_on_every_request() {
 async fn sha256_password_algorithm_when_advertised_and_no_downgrade() {
     let clock = ManualClock::new(T0);
     let turn = MiniTurn::new(clock.clone(), Duration::from_secs(600));
-    let layer = TurnAuthLayer::builder(
-        REALM,
-        StaticUsers::new(REALM).user("alice", "secret"),
-        NonceManager::new(NonceSecret::new(1, [5u8; 32]).unwrap()),
-    )
-    .clock(clock.clone())
-    .advertise_password_algorithms(true)
-    .build();
+    let layer = builder(&clock).advertise_password_algorithms(true).build();
     let mut server = server(&layer, &turn);
     let ft = five_tuple("192.0.2.1:5000");
     let id = TransactionId([3; 12]);
@@ -535,16 +514,12 @@ impl turn_auth::clock::Clock for SubMillisecondClock {
 async fn a_retry_with_the_438s_own_nonce_counts_as_recovered_at_any_clock_resolution() {
     let clock = ManualClock::new(T0);
     let turn = MiniTurn::new(clock.clone(), Duration::from_secs(600));
-    let layer = TurnAuthLayer::builder(
-        REALM,
-        StaticUsers::new(REALM).user("alice", "secret"),
-        NonceManager::new(NonceSecret::new(1, [5u8; 32]).unwrap()),
-    )
-    .clock(SubMillisecondClock(clock.clone()))
-    .policy(NoncePolicy::Strict {
-        lifetime: Duration::from_secs(1),
-    })
-    .build();
+    let layer = builder(&clock)
+        .clock(SubMillisecondClock(clock.clone()))
+        .policy(NoncePolicy::Strict {
+            lifetime: Duration::from_secs(1),
+        })
+        .build();
     let mut server = server(&layer, &turn);
     let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
     authenticate(&mut server, &mut client).await;

@@ -12,7 +12,6 @@
 //! The server itself is `examples::turn::TurnServer`.
 
 use std::future::Future;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use examples::cli::Invocation;
 use examples::turn::{Command, Config, Limits, PolicyKind, TurnServer, USAGE, parse_args};
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
@@ -37,41 +37,12 @@ const TELEMETRY_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_PENDING: usize = 1024;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(config)) => config,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("turn-server: {error}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let parsed = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(config)) => Ok(Invocation::Run(config)),
+        Ok(Command::Help) => Ok(Invocation::Print(USAGE.to_owned())),
+        Err(error) => Err(format!("{error}\n{USAGE}")),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("turn-server: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("turn-server: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::main("turn-server", parsed, run)
 }
 
 async fn run(config: Config) -> Result<(), String> {

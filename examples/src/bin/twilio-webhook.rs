@@ -21,6 +21,7 @@ use axum::Router;
 use axum::extract::{Form, State};
 use axum::response::Response;
 use axum::routing::post;
+use examples::cli::Invocation;
 use twiml::fallback::{FallbackDecision, step_of, tag_step};
 use twiml::voice::{Action, Gather, Hangup, Redirect, Say, VoiceResponse};
 use twiml::{
@@ -34,7 +35,7 @@ struct Settings {
     public_base: Option<PublicBase>,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Settings, String> {
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation<Settings>, String> {
     let mut settings = Settings {
         port: 8080,
         public_base: None,
@@ -56,15 +57,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Settings, String
                 settings.public_base = Some(base);
             }
             "-h" | "--help" => {
-                return Err(
+                return Ok(Invocation::Print(
                     "usage: twilio-webhook [--port N] [--public-base https://host[/prefix]]"
                         .to_owned(),
-                );
+                ));
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
     }
-    Ok(settings)
+    Ok(Invocation::Run(settings))
 }
 
 /// Every URL the documents contain, built once from the public base.
@@ -218,33 +219,5 @@ async fn run(settings: Settings) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let settings = match parse_args(std::env::args().skip(1)) {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("twilio-webhook: {message}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("twilio-webhook: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("twilio-webhook: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::main("twilio-webhook", parse_args(std::env::args().skip(1)), run)
 }

@@ -202,6 +202,20 @@ impl TestClient {
 
 pub type Server = TurnAuth<MiniTurn, turn_auth::StaticUsers>;
 
+/// A layer builder for alice (password `secret`) and bob (`hunter2`) on `clock`.
+pub fn builder(
+    clock: &ManualClock,
+) -> turn_auth::middleware::TurnAuthBuilder<turn_auth::StaticUsers> {
+    TurnAuthLayer::builder(
+        REALM,
+        turn_auth::StaticUsers::new(REALM)
+            .user("alice", "secret")
+            .user("bob", "hunter2"),
+        turn_auth::NonceManager::new(turn_auth::NonceSecret::new(1, [5u8; 32]).unwrap()),
+    )
+    .clock(clock.clone())
+}
+
 pub fn server(layer: &TurnAuthLayer<turn_auth::StaticUsers>, turn: &MiniTurn) -> Server {
     layer.layer(turn.clone())
 }
