@@ -270,8 +270,12 @@ impl Shared {
             client,
             shared: Arc::clone(self),
         };
-        let unknown: Vec<AttrType> = message.unknown_comprehension_required(is_known).collect();
-        if !unknown.is_empty() {
+        if message
+            .unknown_comprehension_required(is_known)
+            .next()
+            .is_some()
+        {
+            let unknown: Vec<AttrType> = message.unknown_comprehension_required(is_known).collect();
             Telemetry::add(&self.telemetry.unknown_attributes_420);
             let builder = self
                 .error_builder(&message, 420, "Unknown Attribute", client, now)
