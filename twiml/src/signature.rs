@@ -157,7 +157,7 @@ impl RequestValidator {
         BASE64.encode(mac(&self.primary, url, &sorted_params(&params)))
     }
 
-    fn matches_any_variant(&self, url: &str, params: &[(&str, &str)], expected: &[u8]) -> bool {
+    fn matches_any_variant(&self, url: &str, params: &[Param<'_>], expected: &[u8]) -> bool {
         let keys = || std::iter::once(&self.primary).chain(self.secondary.as_ref());
         // The URL as given first: it is one of the two port variants, and the one Twilio
         // signs in practice, so a valid request usually costs one MAC and no allocation.
@@ -196,16 +196,16 @@ fn requote(url: &str, from: &str, to: &str) -> Option<String> {
     })
 }
 
-fn matches(key: &HmacSha1, url: &str, params: &[(&str, &str)], expected: &[u8]) -> bool {
+fn matches(key: &HmacSha1, url: &str, params: &[Param<'_>], expected: &[u8]) -> bool {
     mac(key, url, params).ct_eq(expected).into()
 }
 
-fn mac(key: &HmacSha1, url: &str, params: &[(&str, &str)]) -> [u8; MAC_LEN] {
+fn mac(key: &HmacSha1, url: &str, params: &[Param<'_>]) -> [u8; MAC_LEN] {
     let mut mac = key.clone();
     mac.update(url.as_bytes());
-    for (k, v) in params {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
+    for param in params {
+        mac.update(param.key.as_bytes());
+        mac.update(param.value.as_bytes());
     }
     mac.finalize().into_bytes().into()
 }
@@ -224,12 +224,48 @@ fn decode_signature(signature: &str) -> Option<[u8; MAC_LEN]> {
     }
 }
 
+/// One form parameter, with the first 8 bytes of its key as a big-endian integer: keys
+/// that differ there (most webhook keys do) compare with one integer comparison.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Param<'a> {
+    prefix: u64,
+    key: &'a str,
+    value: &'a str,
+}
+
+impl Ord for Param<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Zero-padded prefixes order like the strings they start: a smaller prefix means a
+        // smaller key; equal prefixes fall back to the whole key.
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| self.key.cmp(other.key))
+            .then_with(|| self.value.cmp(other.value))
+    }
+}
+
+impl PartialOrd for Param<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// Parameters sorted by key, then value, byte order, with exact duplicates removed:
 /// twilio-python's `sorted(set(values))` per key, and twilio-node's equivalent.
-fn sorted_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<(&str, &str)> {
-    let mut sorted: Vec<(&str, &str)> = params
+fn sorted_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<Param<'_>> {
+    let mut sorted: Vec<Param<'_>> = params
         .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .map(|(k, v)| {
+            let key = k.as_ref();
+            let mut prefix = [0u8; 8];
+            let n = key.len().min(8);
+            prefix[..n].copy_from_slice(&key.as_bytes()[..n]);
+            Param {
+                prefix: u64::from_be_bytes(prefix),
+                key,
+                value: v.as_ref(),
+            }
+        })
         .collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -481,6 +517,20 @@ mod tests {
             let i = pick.index(changed.len());
             changed[i] ^= flip;
             prop_assert!(!v.validate_body(&url, &changed, &sig));
+        }
+
+        #[test]
+        fn prefix_ordering_is_byte_ordering(
+            a in ("[a-c\\x00]{0,10}", "\\PC{0,3}"),
+            b in ("[a-c\\x00]{0,10}", "\\PC{0,3}"),
+        ) {
+            let params = [a.clone(), b.clone()];
+            let sorted = sorted_params(&params);
+            let mut expected = vec![(a.0.as_str(), a.1.as_str()), (b.0.as_str(), b.1.as_str())];
+            expected.sort_unstable();
+            expected.dedup();
+            let got: Vec<(&str, &str)> = sorted.iter().map(|p| (p.key, p.value)).collect();
+            prop_assert_eq!(got, expected);
         }
 
         #[test]
