@@ -17,6 +17,11 @@ pub struct Allowed {
 }
 
 impl Allowed {
+    /// An allowance with `remaining` requests left: for backends outside this crate.
+    pub fn new(remaining: u32) -> Self {
+        Self { remaining }
+    }
+
     /// How many more requests (of weight 1) the key could make right now.
     pub fn remaining_burst(&self) -> u32 {
         self.remaining
@@ -39,9 +44,22 @@ pub enum LimitedReason {
     /// The store is full of active states and the overflow policy is
     /// [`Overflow::Reject`].
     Overflow,
+    /// A weighted request heavier than the whole burst: no wait helps
+    /// (`retry_after` is `Duration::MAX`).
+    ExceedsBurst,
+    /// A remote backend failed and its failure policy is to refuse.
+    BackendUnavailable,
 }
 
 impl Limited {
+    /// A refusal: for backends outside this crate and for tests.
+    pub fn new(retry_after: Duration, reason: LimitedReason) -> Self {
+        Self {
+            retry_after,
+            reason,
+        }
+    }
+
     /// How long until the same request would be allowed (exact for [`LimitedReason::Quota`];
     /// one replenish interval for [`LimitedReason::Overflow`]).
     pub fn retry_after(&self) -> Duration {
