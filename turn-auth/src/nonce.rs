@@ -491,7 +491,7 @@ fn compute_mac(
     let full = mac.finalize().into_bytes();
     full[..MAC_LEN]
         .try_into()
-        .expect("SHA-256 is longer than the MAC")
+        .expect("SHA-1 is longer than the MAC")
 }
 
 #[cfg(test)]

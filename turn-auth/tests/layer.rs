@@ -558,3 +558,72 @@ async fn a_retry_with_the_438s_own_nonce_counts_as_recovered_at_any_clock_resolu
     clock.advance(Duration::from_secs(3600));
     assert_eq!(layer.telemetry().stale_nonces_unrecovered, 0);
 }
+
+/// A store that answers asynchronously, as a database lookup would.
+#[derive(Clone)]
+struct SlowStore(StaticUsers);
+
+impl turn_auth::CredentialStore for SlowStore {
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<
+                        Vec<turn_auth::credentials::Credential>,
+                        turn_auth::credentials::StoreError,
+                    >,
+                > + Send,
+        >,
+    >;
+
+    fn lookup(
+        &self,
+        username: &str,
+        realm: &str,
+        algorithm: PasswordAlgorithm,
+        now: Duration,
+    ) -> Self::Future {
+        let ready = self.0.lookup(username, realm, algorithm, now);
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            ready.await
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_asynchronous_credential_store_is_awaited() {
+    let clock = ManualClock::new(T0);
+    let turn = MiniTurn::new(clock.clone(), Duration::from_secs(600));
+    let layer = TurnAuthLayer::builder(
+        REALM,
+        SlowStore(StaticUsers::new(REALM).user("alice", "secret")),
+        NonceManager::new(NonceSecret::new(1, [5u8; 32]).unwrap()),
+    )
+    .clock(clock.clone())
+    .build();
+    let mut server = tower::Layer::layer(&layer, turn.clone());
+    let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
+    let challenge = send(
+        &mut server,
+        client.five_tuple,
+        client.request(Method::ALLOCATE, |b| b),
+    )
+    .await;
+    client.nonce = Some(challenge.nonce());
+    let answer = send(
+        &mut server,
+        client.five_tuple,
+        client.request(Method::ALLOCATE, |b| b),
+    )
+    .await;
+    assert!(answer.is_success());
+    client.password = "wrong".into();
+    let answer = send(
+        &mut server,
+        client.five_tuple,
+        client.request(Method::REFRESH, |b| b),
+    )
+    .await;
+    assert_eq!(answer.error_code(), Some(401));
+}
