@@ -142,6 +142,9 @@ impl<C> fmt::Debug for Limiter<C> {
 impl Limiter<MonotonicClock> {
     /// A limiter for `quota` keeping at most `capacity` keys' states, with
     /// [`Overflow::EvictLru`] and the monotonic clock.
+    ///
+    /// The states' table is allocated here, once: 16 bytes per slot and between 4/3 and 8/3
+    /// slots per state of capacity (about 34 bytes per state at a capacity of a million).
     pub fn new(quota: Quota, capacity: NonZeroUsize) -> Self {
         Self {
             quota,
@@ -255,7 +258,8 @@ impl<C: Clock> Limiter<C> {
     }
 
     /// Drops every state that has drained (indistinguishable from a fresh key), returning
-    /// how many went. Memory is bounded without it; it gives memory back after a flood.
+    /// how many went. Memory is bounded (and allocated once) without it; it frees slots for
+    /// new keys without evicting anything.
     pub fn retain_active(&self) -> usize {
         let now = u64::try_from(self.clock.now().as_nanos()).unwrap_or(u64::MAX);
         self.store.retain_active(now)
