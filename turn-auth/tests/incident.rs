@@ -44,20 +44,10 @@ async fn call(policy: NoncePolicy, client_kind: Client, length: Duration) -> Out
     let mut server = server(&layer, &turn);
     let mut client = TestClient::new("192.0.2.10:50000", "alice", "secret");
 
-    let challenge = send(
-        &mut server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let challenge = allocate(&mut server, &mut client).await;
     assert_eq!(challenge.error_code(), Some(401));
     client.nonce = Some(challenge.nonce());
-    let allocated = send(
-        &mut server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let allocated = allocate(&mut server, &mut client).await;
     assert!(allocated.is_success(), "{allocated:?}");
 
     let mut died_at = None;
@@ -75,20 +65,10 @@ async fn call(policy: NoncePolicy, client_kind: Client, length: Duration) -> Out
             died_at = expires.map(|e| e - T0);
             break;
         }
-        let answer = send(
-            &mut server,
-            client.five_tuple,
-            client.request(Method::REFRESH, |b| b.lifetime(600)),
-        )
-        .await;
+        let answer = refresh(&mut server, &mut client, 600).await;
         if answer.error_code() == Some(438) && client_kind == Client::Compliant {
             client.nonce = Some(answer.nonce());
-            let retried = send(
-                &mut server,
-                client.five_tuple,
-                client.request(Method::REFRESH, |b| b.lifetime(600)),
-            )
-            .await;
+            let retried = refresh(&mut server, &mut client, 600).await;
             assert!(retried.is_success(), "a retry with the new nonce succeeds");
         }
     }
@@ -163,23 +143,10 @@ async fn a_nonce_replayed_from_another_address_is_refused() {
     let mut server = server(&layer, &turn);
 
     let mut alice = TestClient::new("192.0.2.10:50000", "alice", "secret");
-    let challenge = send(
-        &mut server,
-        alice.five_tuple,
-        alice.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let challenge = allocate(&mut server, &mut alice).await;
     alice.nonce = Some(challenge.nonce());
     let refresh_bytes = {
-        assert!(
-            send(
-                &mut server,
-                alice.five_tuple,
-                alice.request(Method::ALLOCATE, |b| b)
-            )
-            .await
-            .is_success()
-        );
+        assert!(allocate(&mut server, &mut alice).await.is_success());
         alice.request(Method::REFRESH, |b| b.lifetime(600))
     };
 
@@ -191,12 +158,7 @@ async fn a_nonce_replayed_from_another_address_is_refused() {
     // The same user on another address cannot borrow alice's nonce either.
     let mut other_device = TestClient::new("203.0.113.5:40000", "alice", "secret");
     other_device.nonce = alice.nonce.clone();
-    let answer = send(
-        &mut server,
-        other_device.five_tuple,
-        other_device.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut server, &mut other_device).await;
     assert_eq!(answer.error_code(), Some(438));
     assert!(!turn.alive(&other_device.five_tuple));
 

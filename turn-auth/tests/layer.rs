@@ -59,12 +59,7 @@ where
 async fn unauthenticated_request_is_challenged_with_realm_and_fresh_nonce() {
     let mut s = setup();
     let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
-    let answer = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut s.server, &mut client).await;
     assert_eq!(answer.error_code(), Some(401));
     let message = answer.message();
     assert_eq!(message.realm().unwrap(), Some(REALM));
@@ -104,12 +99,7 @@ async fn authenticated_requests_reach_the_server_and_responses_are_signed() {
     let mut s = setup();
     let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
     authenticate(&mut s.server, &mut client).await;
-    let answer = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut s.server, &mut client).await;
     assert!(answer.is_success());
     let key = LongTermKey::derive(PasswordAlgorithm::Md5, "alice", REALM, "secret");
     let message = answer.message();
@@ -128,12 +118,7 @@ async fn authenticated_requests_reach_the_server_and_responses_are_signed() {
     assert_eq!(s.layer.telemetry().authenticated, 1);
 
     // An authenticated 437 from the server carries REALM, a fresh NONCE and integrity.
-    let again = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let again = allocate(&mut s.server, &mut client).await;
     assert_eq!(again.error_code(), Some(437));
     let message = again.message();
     assert_eq!(message.realm().unwrap(), Some(REALM));
@@ -141,12 +126,7 @@ async fn authenticated_requests_reach_the_server_and_responses_are_signed() {
     assert_eq!(message.verify_integrity(key.as_bytes()), Some(true));
 
     // Refresh with LIFETIME 0 deletes the allocation, and the layer forgets it.
-    let bye = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::REFRESH, |b| b.lifetime(0)),
-    )
-    .await;
+    let bye = refresh(&mut s.server, &mut client, 0).await;
     assert!(bye.is_success());
     assert_eq!(s.layer.allocations(), 0);
 }
@@ -157,12 +137,7 @@ async fn wrong_password_and_unknown_user_get_401_after_integrity_fails() {
     for (user, password) in [("alice", "wrong"), ("mallory", "secret")] {
         let mut client = TestClient::new("192.0.2.1:5000", user, password);
         authenticate(&mut s.server, &mut client).await;
-        let answer = send(
-            &mut s.server,
-            client.five_tuple,
-            client.request(Method::ALLOCATE, |b| b),
-        )
-        .await;
+        let answer = allocate(&mut s.server, &mut client).await;
         assert_eq!(answer.error_code(), Some(401), "{user}");
     }
     assert_eq!(s.layer.telemetry().rejected_401, 2);
@@ -176,35 +151,17 @@ async fn stale_nonce_is_judged_only_after_integrity_verifies() {
     authenticate(&mut s.server, &mut client).await;
     s.clock.advance(Duration::from_secs(3600));
     // Stale and unauthentic: 401, not 438 (a 438 only ever answers an authentic request).
-    let answer = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut s.server, &mut client).await;
     assert_eq!(answer.error_code(), Some(401));
     client.password = "secret".into();
-    let answer = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut s.server, &mut client).await;
     assert_eq!(answer.error_code(), Some(438));
     let message = answer.message();
     assert_eq!(message.realm().unwrap(), Some(REALM));
     assert!(!message.has_integrity());
     // The client retries with the new nonce: recovered.
     client.nonce = Some(answer.nonce());
-    assert!(
-        send(
-            &mut s.server,
-            client.five_tuple,
-            client.request(Method::ALLOCATE, |b| b)
-        )
-        .await
-        .is_success()
-    );
+    assert!(allocate(&mut s.server, &mut client).await.is_success());
     let t = s.layer.telemetry();
     assert_eq!((t.stale_nonces_438, t.stale_nonces_recovered), (1, 1));
 }
@@ -215,12 +172,7 @@ async fn a_client_that_never_comes_back_after_438_is_counted_when_the_window_pas
     let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
     authenticate(&mut s.server, &mut client).await;
     s.clock.advance(Duration::from_secs(601));
-    let answer = send(
-        &mut s.server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut s.server, &mut client).await;
     assert_eq!(answer.error_code(), Some(438));
     assert_eq!(
         s.layer.telemetry().stale_nonces_unrecovered,
@@ -259,23 +211,10 @@ async fn another_username_on_an_allocations_five_tuple_gets_441() {
     let mut s = setup();
     let mut alice = TestClient::new("192.0.2.1:5000", "alice", "secret");
     authenticate(&mut s.server, &mut alice).await;
-    assert!(
-        send(
-            &mut s.server,
-            alice.five_tuple,
-            alice.request(Method::ALLOCATE, |b| b)
-        )
-        .await
-        .is_success()
-    );
+    assert!(allocate(&mut s.server, &mut alice).await.is_success());
     let mut bob = TestClient::new("192.0.2.1:5000", "bob", "hunter2");
     bob.nonce = alice.nonce.clone();
-    let answer = send(
-        &mut s.server,
-        bob.five_tuple,
-        bob.request(Method::REFRESH, |b| b.lifetime(600)),
-    )
-    .await;
+    let answer = refresh(&mut s.server, &mut bob, 600).await;
     assert_eq!(answer.error_code(), Some(441));
     assert_eq!(s.layer.telemetry().wrong_credentials_441, 1);
 }
@@ -359,15 +298,7 @@ async fn the_allocation_table_is_bounded() {
     for port in 0..50u16 {
         let mut client = TestClient::new(&format!("192.0.2.1:{}", 6000 + port), "alice", "secret");
         authenticate(&mut server, &mut client).await;
-        assert!(
-            send(
-                &mut server,
-                client.five_tuple,
-                client.request(Method::ALLOCATE, |b| b)
-            )
-            .await
-            .is_success()
-        );
+        assert!(allocate(&mut server, &mut client).await.is_success());
     }
     assert_eq!(layer.allocations(), 8);
 }
@@ -392,15 +323,7 @@ async fn rest_credentials_expire_on_every_request() {
     let (username, password) = rest.mint("alice", Duration::from_secs(120), T0);
     let mut client = TestClient::new("192.0.2.1:5000", &username, &password);
     authenticate_any(&mut server, &mut client).await;
-    assert!(
-        send(
-            &mut server,
-            client.five_tuple,
-            client.request(Method::ALLOCATE, |b| b)
-        )
-        .await
-        .is_success()
-    );
+    assert!(allocate(&mut server, &mut client).await.is_success());
     clock.advance(Duration::from_secs(60));
     let refresh = client.request(Method::REFRESH, |b| b.lifetime(600));
     assert!(
@@ -523,31 +446,13 @@ async fn a_retry_with_the_438s_own_nonce_counts_as_recovered_at_any_clock_resolu
     let mut server = server(&layer, &turn);
     let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
     authenticate(&mut server, &mut client).await;
-    assert!(
-        send(
-            &mut server,
-            client.five_tuple,
-            client.request(Method::ALLOCATE, |b| b)
-        )
-        .await
-        .is_success()
-    );
+    assert!(allocate(&mut server, &mut client).await.is_success());
     for round in 1..=3 {
         clock.advance(Duration::from_secs(2));
-        let stale = send(
-            &mut server,
-            client.five_tuple,
-            client.request(Method::REFRESH, |b| b.lifetime(600)),
-        )
-        .await;
+        let stale = refresh(&mut server, &mut client, 600).await;
         assert_eq!(stale.error_code(), Some(438));
         client.nonce = Some(stale.nonce());
-        let retried = send(
-            &mut server,
-            client.five_tuple,
-            client.request(Method::REFRESH, |b| b.lifetime(600)),
-        )
-        .await;
+        let retried = refresh(&mut server, &mut client, 600).await;
         assert!(retried.is_success());
         let t = layer.telemetry();
         assert_eq!(
@@ -604,19 +509,9 @@ async fn an_asynchronous_credential_store_is_awaited() {
     .build();
     let mut server = tower::Layer::layer(&layer, turn.clone());
     let mut client = TestClient::new("192.0.2.1:5000", "alice", "secret");
-    let challenge = send(
-        &mut server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let challenge = allocate(&mut server, &mut client).await;
     client.nonce = Some(challenge.nonce());
-    let answer = send(
-        &mut server,
-        client.five_tuple,
-        client.request(Method::ALLOCATE, |b| b),
-    )
-    .await;
+    let answer = allocate(&mut server, &mut client).await;
     assert!(answer.is_success());
     client.password = "wrong".into();
     let answer = send(

@@ -238,3 +238,23 @@ where
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
+
+/// The client's Allocate (signed when it has a nonce), sent.
+pub async fn allocate<S>(server: &mut S, client: &mut TestClient) -> Answer
+where
+    S: Service<StunRequest, Response = Option<Bytes>>,
+    S::Error: std::fmt::Debug,
+{
+    let bytes = client.request(Method::ALLOCATE, |b| b);
+    send(server, client.five_tuple, bytes).await
+}
+
+/// The client's Refresh asking for `lifetime` seconds, sent.
+pub async fn refresh<S>(server: &mut S, client: &mut TestClient, lifetime: u32) -> Answer
+where
+    S: Service<StunRequest, Response = Option<Bytes>>,
+    S::Error: std::fmt::Debug,
+{
+    let bytes = client.request(Method::REFRESH, |b| b.lifetime(lifetime));
+    send(server, client.five_tuple, bytes).await
+}
