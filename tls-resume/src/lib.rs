@@ -52,19 +52,40 @@
 //!   (one fleet secret) or [`StaticKeys`] (a key file, like nginx's
 //!   `ssl_session_ticket_key`); a networked source fills a [`KeyCache`].
 //!
-//! Not yet here (the remaining parts): the Redis shared tier and key source, the
-//! prefetching `ResumingAcceptor`, and the `tls-instances` demo with `openssl s_client`.
+//! - [`ResumingAcceptor`]: rustls calls the session store synchronously inside the
+//!   handshake, and its `ClientHello` exposes neither the session id nor the PSK identities.
+//!   The acceptor peeks the first TLS record of an accepted TCP stream, reads just those ids
+//!   ([`client_hello`], bounded parsing of untrusted bytes), lets a [`Prefetch`] copy the
+//!   named sessions from the shared tier into the local one within a time budget, then runs
+//!   the tokio-rustls handshake, which finds them in memory. A blocking variant serves users
+//!   without tokio.
+//! - [`RedisStore`]: the shared tier over several independent Redis nodes, the node for a key
+//!   chosen by rendezvous hashing over SHA-256 (so removing a node moves only its keys);
+//!   every call has a time budget and degrades to a miss (a full handshake); sessions are
+//!   written behind through a bounded queue (drops counted); TLS 1.3 tickets are taken with
+//!   `GETDEL`. [`RedisPrefetch`] plugs it into the acceptor; [`RedisKeySource`] shares ticket
+//!   keys (any instance creates a future epoch's key with `SET NX`).
+//!
+//! Not yet here: the `tls-instances` demo checked with `openssl s_client`, the handshake
+//! benchmarks, and a `tower::Service` face for the acceptor.
 //!
 //! # Dependencies
 //!
-//! rustls 0.23 with the `ring` provider (no CMake or assembler needed to build);
-//! `chacha20poly1305` for ticket sealing; `hmac` + `sha2` for HKDF-Expand key derivation;
-//! `lru` for the local tier; `getrandom` for ticket nonces and keys; `zeroize` for secrets.
+//! rustls 0.23 with the `ring` provider (no CMake or assembler needed to build) and
+//! tokio-rustls; `chacha20poly1305` for ticket sealing; `hmac` + `sha2` for HKDF-Expand key
+//! derivation and rendezvous hashing; `redis` 1.x for the shared tier; `lru` for the local
+//! tier; `getrandom` for ticket nonces and keys; `zeroize` for secrets.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod acceptor;
+pub mod client_hello;
 pub mod clock;
+pub mod redis;
 pub mod session_cache;
 pub mod ticketer;
 
+pub use acceptor::{CachePrefetch, NoPrefetch, Prefetch, ResumingAcceptor};
+pub use client_hello::{ClientHelloError, ClientHelloIds};
+pub use redis::{RedisKeySource, RedisPrefetch, RedisStore};
 pub use session_cache::{MemorySharedStore, SessionCache, SharedStore};
 pub use ticketer::{DerivedKeys, KeyCache, KeyRingTicketer, KeySource, StaticKeys, TicketKey};
