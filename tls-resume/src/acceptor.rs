@@ -95,6 +95,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
@@ -327,6 +328,24 @@ impl fmt::Debug for ResumingAcceptor {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
+    }
+}
+
+/// The acceptor as a `tower::Service` over accepted TCP streams, so it composes with tower
+/// middleware (timeouts, concurrency limits) like any other service. Always ready; each call
+/// runs [`ResumingAcceptor::accept`].
+impl tower_service::Service<TcpStream> for ResumingAcceptor {
+    type Response = TlsStream<TcpStream>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<TlsStream<TcpStream>>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: TcpStream) -> Self::Future {
+        let acceptor = self.clone();
+        Box::pin(async move { acceptor.accept(stream).await })
     }
 }
 

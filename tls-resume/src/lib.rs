@@ -57,8 +57,8 @@
 //!   The acceptor peeks the first TLS record of an accepted TCP stream, reads just those ids
 //!   ([`client_hello`], bounded parsing of untrusted bytes), lets a [`Prefetch`] copy the
 //!   named sessions from the shared tier into the local one within a time budget, then runs
-//!   the tokio-rustls handshake, which finds them in memory. A blocking variant serves users
-//!   without tokio.
+//!   the tokio-rustls handshake, which finds them in memory. It is a `tower::Service` over
+//!   accepted TCP streams; a blocking variant serves users without tokio.
 //! - [`RedisStore`]: the shared tier over several independent Redis nodes, the node for a key
 //!   chosen by rendezvous hashing over SHA-256 (so removing a node moves only its keys);
 //!   every call has a time budget and degrades to a miss (a full handshake); sessions are
@@ -67,7 +67,7 @@
 //!   keys (any instance creates a future epoch's key with `SET NX`).
 //!
 //! Not yet here: the `tls-instances` demo checked with `openssl s_client`, the handshake
-//! benchmarks, and a `tower::Service` face for the acceptor.
+//! benchmarks.
 //!
 //! # Dependencies
 //!

@@ -627,3 +627,34 @@ async fn a_fragmented_client_hello_gets_a_plain_handshake() {
     .await
     .expect("test budget");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acceptor_is_a_tower_service_over_tcp_streams() {
+    use tower_service::Service;
+    tokio::time::timeout(TEST_BUDGET, async {
+        let store = Recording::memory();
+        let mut acceptor = ResumingAcceptor::new(server_with_store(TLS12, store.clone()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let client = client(TLS12);
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            std::future::poll_fn(|cx| acceptor.poll_ready(cx))
+                .await
+                .expect("ready");
+            let mut tls = acceptor.call(tcp).await.expect("handshake");
+            let kind = tls.get_ref().1.handshake_kind();
+            let _ = tls.write_all(b"hello").await;
+            let _ = tls.shutdown().await;
+            kind
+        });
+        assert_eq!(connect(addr, &client).await, HandshakeKind::Full);
+        assert_eq!(
+            server.await.expect("server task"),
+            Some(HandshakeKind::Full)
+        );
+        assert_eq!(store.puts().len(), 1, "the session was stored");
+    })
+    .await
+    .expect("test budget");
+}
