@@ -2,4 +2,5 @@
 //! binaries in `src/bin/` stay short.
 
 pub mod cli;
+pub mod tls;
 pub mod turn;

@@ -753,7 +753,18 @@ impl KeyRingTicketer {
                 None => {
                     complete = false;
                     bump(&self.counters.key_misses);
-                    tracing::warn!(epoch, current, "ticket key source has no key for epoch");
+                    // Past epochs are often simply absent (a new fleet, a source that never
+                    // creates past keys): worth a warning only for the keys that seal or
+                    // will seal tickets.
+                    if epoch >= current {
+                        tracing::warn!(epoch, current, "ticket key source has no key for epoch");
+                    } else {
+                        tracing::debug!(
+                            epoch,
+                            current,
+                            "ticket key source has no key for a past epoch"
+                        );
+                    }
                 }
             }
         }
