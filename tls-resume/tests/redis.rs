@@ -516,11 +516,31 @@ impl Instance {
         ),
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> Self {
+        Self::start_with_budget(nodes, cert, versions, PATIENT).await
+    }
+
+    /// As [`start`](Self::start), with `budget` as the store's per-call budget, twice it
+    /// (at most [`PATIENT`]) as the prefetch budget, and connection attempts cut off after
+    /// `budget` or 250 ms, whichever is longer.
+    async fn start_with_budget(
+        nodes: &[(&str, u16)],
+        cert: &(
+            rustls::pki_types::CertificateDer<'static>,
+            rustls::pki_types::PrivateKeyDer<'static>,
+        ),
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        budget: Duration,
+    ) -> Self {
         use tls_resume::acceptor::ResumingAcceptor;
         use tls_resume::redis::RedisPrefetch;
         use tokio::io::AsyncWriteExt;
 
-        let redis = builder(nodes).timeout(PATIENT).build().await.unwrap();
+        let redis = builder(nodes)
+            .timeout(budget)
+            .connect_timeout(Duration::from_millis(250).max(budget))
+            .build()
+            .await
+            .unwrap();
         let cache = Arc::new(
             SessionCache::new(NonZeroUsize::new(64).unwrap()).with_shared(Arc::new(redis.clone())),
         );
@@ -528,7 +548,7 @@ impl Instance {
         config.session_storage = cache.clone();
         let acceptor = ResumingAcceptor::new(Arc::new(config))
             .with_prefetch(RedisPrefetch::new(redis.clone(), cache.clone()))
-            .with_prefetch_timeout(PATIENT);
+            .with_prefetch_timeout((2 * budget).min(PATIENT));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -612,6 +632,135 @@ async fn sessions_made_on_one_instance_resume_on_another_through_redis() {
         assert_eq!(connect(b.addr, &client).await, Resumed);
         assert_eq!(connect(a.addr, &client).await, Resumed);
         assert!(b.redis.stats().hits >= 1, "{:?}", b.redis.stats());
+    })
+    .await
+    .expect("test budget");
+}
+
+/// [`connect`] within `guard`: a hang bound far above the store's budget, not a
+/// performance assertion.
+async fn connect_within(
+    addr: SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+    guard: Duration,
+) -> rustls::HandshakeKind {
+    tokio::time::timeout(guard, connect(addr, config))
+        .await
+        .expect("handshake within the hang guard")
+}
+
+/// Kills the only Redis node between two instances in cache mode (TLS 1.3 stateful
+/// tickets in a `SessionCache` over a `RedisStore`, read by `RedisPrefetch`): every
+/// handshake still completes, as a full one, within a hang guard, and the store counts
+/// the failures; the node restarted on the same port brings resumption across instances
+/// back by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_gives_full_handshakes_without_client_errors_and_resumption_returns() {
+    use rustls::HandshakeKind::{Full, Resumed};
+
+    /// The store's per-call budget (the prefetch gets twice it).
+    const BUDGET: Duration = Duration::from_millis(50);
+    /// A hang guard per connection, far above the budget.
+    const GUARD: Duration = Duration::from_secs(2);
+
+    let Some((program, mut servers)) = redis_servers(1) else {
+        return;
+    };
+    let (port, server) = servers.remove(0);
+    tokio::time::timeout(Duration::from_secs(30), async move {
+        let nodes = [("one", port)];
+        let cert = support::make_cert();
+        let tls13 = &[&rustls::version::TLS13];
+        let fresh_client = || support::client_config(&cert.0, tls13);
+        let a = Instance::start_with_budget(&nodes, &cert, tls13, BUDGET).await;
+        let b = Instance::start_with_budget(&nodes, &cert, tls13, BUDGET).await;
+
+        // (1) Sanity: a session made on A resumes on B through Redis.
+        let client = fresh_client();
+        assert_eq!(connect_within(a.addr, &client, GUARD).await, Full);
+        a.written(2).await; // A's two tickets
+        assert_eq!(connect_within(b.addr, &client, GUARD).await, Resumed);
+        b.written(2).await; // B's two new tickets
+        assert_eq!(b.redis.stats().hits, 1);
+        assert_eq!(b.cache.stats().takes, 1);
+        // The client now holds three tickets (one from A, two from B), all stored in
+        // Redis, and in the issuing instance's local tier, before the outage.
+
+        // (2) The outage: the only node is killed (and reaped).
+        drop(server);
+        assert!(
+            TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), PATIENT)
+                .is_err(),
+            "redis-server still listens"
+        );
+        let (a_before, b_before) = (a.redis.stats(), b.redis.stats());
+        let takes_before = (a.cache.stats().takes, b.cache.stats().takes);
+
+        // Connections offering tickets stored before the kill: the prefetch's take cannot
+        // reach Redis, and an unclaimed local copy (B's own tickets are in B's local tier)
+        // is never resumed without the fleet-wide take, so every one is a full handshake,
+        // with no error on the client.
+        for (round, instance) in [&b, &a, &b, &a].into_iter().enumerate() {
+            let misses = instance.redis.stats().misses;
+            assert_eq!(
+                connect_within(instance.addr, &client, GUARD).await,
+                Full,
+                "round {round}"
+            );
+            // The prefetch did look the offered ticket up (and missed).
+            assert_eq!(instance.redis.stats().misses, misses + 1, "round {round}");
+        }
+        // New clients, offering nothing, get full handshakes too.
+        for instance in [&a, &b] {
+            assert_eq!(
+                connect_within(instance.addr, &fresh_client(), GUARD).await,
+                Full
+            );
+        }
+        for (instance, before) in [(&a, a_before), (&b, b_before)] {
+            let stats = instance.redis.stats();
+            // The first call on the dead connection fails; later ones find no connection
+            // (reconnection attempts are refused) and are not sent.
+            assert!(stats.errors > before.errors, "{stats:?}");
+            assert!(stats.unavailable > before.unavailable, "{stats:?}");
+            assert_eq!(stats.hits, before.hits, "{stats:?}");
+            assert_eq!(stats.written, before.written, "{stats:?}");
+            assert_eq!(stats.connected_nodes, 0, "{stats:?}");
+        }
+        assert_eq!((a.cache.stats().takes, b.cache.stats().takes), takes_before);
+
+        // (3) The node is back on the same port (empty: its sessions are lost). Each store
+        // reconnects by itself; a new session made on A resumes on B again.
+        let _server = start_redis(&program, port);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let client = fresh_client();
+            let written = a.redis.stats().written;
+            assert_eq!(connect_within(a.addr, &client, GUARD).await, Full);
+            // A's write-behind writes its two tickets, or fails them while reconnecting.
+            let wait = Instant::now() + Duration::from_secs(1);
+            while a.redis.stats().written < written + 2 && Instant::now() < wait {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if connect_within(b.addr, &client, GUARD).await == Resumed {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no resumption after {rounds} rounds: A {:?}, B {:?}",
+                a.redis.stats(),
+                b.redis.stats()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for instance in [&a, &b] {
+            let stats = instance.redis.stats();
+            assert!(stats.reconnects >= 1, "{stats:?}");
+            assert_eq!(stats.connected_nodes, 1, "{stats:?}");
+        }
+        assert_eq!(b.cache.stats().takes, takes_before.1 + 1);
     })
     .await
     .expect("test budget");
