@@ -4,7 +4,6 @@
 //! instance cannot resume (incident 4's 1/N).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
@@ -275,57 +274,6 @@ fn without_shared_state_only_the_same_instance_resumes() {
     let _ = std::fs::remove_file(&file);
 }
 
-/// Starts `redis-server` on a free loopback port without persistence; retries when another
-/// process took the port first.
-fn start_redis(program: &Path) -> (u16, ChildGuard) {
-    for _ in 0..10 {
-        let port = testkit::free_tcp_port();
-        let mut command = Command::new(program);
-        command.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]);
-        let guard = ChildGuard::spawn(command).expect("start redis-server");
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        assert!(
-            testkit::wait_for_port(addr, Duration::from_secs(10)),
-            "nothing listens on {addr}"
-        );
-        if redis_pid(addr) == Some(guard.id()) {
-            return (port, guard);
-        }
-    }
-    panic!("no free port for redis-server");
-}
-
-/// The `process_id` the Redis server at `addr` reports.
-fn redis_pid(addr: SocketAddr) -> Option<u32> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(b"INFO server\r\n").ok()?;
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        reply.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some(rest) = text.split("process_id:").nth(1)
-            && let Some((line, _)) = rest.split_once("\r\n")
-        {
-            return line.trim().parse().ok();
-        }
-    }
-}
-
 #[test]
 fn through_redis_cache_mode_resumes_tls12_session_ids_and_tls13_stateful_tickets() {
     let Some(openssl) = testkit::require_program("openssl") else {
@@ -334,7 +282,7 @@ fn through_redis_cache_mode_resumes_tls12_session_ids_and_tls13_stateful_tickets
     let Some(redis) = testkit::require_program("redis-server") else {
         return;
     };
-    let (port, _redis) = start_redis(&redis);
+    let (port, _redis) = testkit::start_redis(&redis);
     let url = format!("redis://127.0.0.1:{port}/");
     let server = start_server(2, &["--redis", &url, "--mode", "cache"]);
     resume_across(
@@ -355,7 +303,7 @@ fn through_redis_tickets_mode_resumes_tls13_tickets() {
     let Some(redis) = testkit::require_program("redis-server") else {
         return;
     };
-    let (port, _redis) = start_redis(&redis);
+    let (port, _redis) = testkit::start_redis(&redis);
     let url = format!("redis://127.0.0.1:{port}/");
     let server = start_server(2, &["--redis", &url, "--mode", "tickets"]);
     resume_across(&openssl, &server, &["-tls1_3"], "TLSv1.3", "redis-tickets");

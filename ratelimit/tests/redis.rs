@@ -1,7 +1,6 @@
 //! The Redis backend against a real `redis-server`, started by each test on a free loopback
 //! port and killed at its end (or when it fails).
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,32 +26,14 @@ fn url(port: u16) -> String {
     format!("redis://127.0.0.1:{port}/")
 }
 
-/// Starts `redis-server` on `port` without persistence; `None` when it is not installed.
+/// Starts `redis-server` on `port` (free, or freed by the server the test killed).
 fn start_redis(program: &Path, port: u16) -> ChildGuard {
-    let mut command = Command::new(program);
-    command.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]);
-    let guard = ChildGuard::spawn(command).expect("start redis-server");
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    assert!(
-        testkit::wait_for_port(addr, Duration::from_secs(10)),
-        "redis-server did not listen on {addr}"
-    );
-    guard
+    testkit::start_redis_on(program, port).expect("redis-server started on its port")
 }
 
 fn redis_server() -> Option<(PathBuf, u16, ChildGuard)> {
     let program = testkit::require_program("redis-server")?;
-    let port = testkit::free_tcp_port();
-    let guard = start_redis(&program, port);
+    let (port, guard) = testkit::start_redis(&program);
     Some((program, port, guard))
 }
 

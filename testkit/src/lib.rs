@@ -11,7 +11,7 @@
 //! assert_eq!(out.stdout, b"hi\n");
 //! ```
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -86,6 +86,65 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
         thread::sleep(Duration::from_millis(25));
     }
     false
+}
+
+/// Starts a real `redis-server` (no persistence) on `port` of 127.0.0.1.
+///
+/// `None` when another process already holds the port (free ports are free only when
+/// picked): the server that answers must report this child's process id.
+///
+/// # Panics
+///
+/// When the program cannot be started or nothing listens on the port within 10 s.
+pub fn start_redis_on(program: &Path, port: u16) -> Option<ChildGuard> {
+    let mut command = Command::new(program);
+    command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+    command.args(["--save", "", "--appendonly", "no"]);
+    let guard = ChildGuard::spawn(command).expect("start redis-server");
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    assert!(
+        wait_for_port(addr, Duration::from_secs(10)),
+        "nothing listens on {addr}"
+    );
+    (redis_pid(addr) == Some(guard.id())).then_some(guard)
+}
+
+/// Starts a real `redis-server` on a free loopback port, retrying when another process
+/// takes the port first; returns the port and the server.
+///
+/// # Panics
+///
+/// When no port could be had in 10 attempts, or as [`start_redis_on`].
+pub fn start_redis(program: &Path) -> (u16, ChildGuard) {
+    for _ in 0..10 {
+        let port = free_tcp_port();
+        if let Some(guard) = start_redis_on(program, port) {
+            return (port, guard);
+        }
+    }
+    panic!("no free port for redis-server");
+}
+
+/// The `process_id` the Redis server at `addr` reports (`INFO server`).
+fn redis_pid(addr: SocketAddr) -> Option<u32> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(rest) = text.split("process_id:").nth(1)
+            && let Some((line, _)) = rest.split_once("\r\n")
+        {
+            return line.trim().parse().ok();
+        }
+    }
 }
 
 /// A child process that is killed (by its id) and reaped when dropped, so a failing test

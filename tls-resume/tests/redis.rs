@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -30,47 +29,7 @@ fn url(port: u16) -> String {
 /// Starts `redis-server` on `port` without persistence. `None` when another process
 /// (another test's server) holds the port: free ports are only free when picked.
 fn try_start_redis(program: &Path, port: u16) -> Option<ChildGuard> {
-    let mut command = Command::new(program);
-    command.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]);
-    let guard = ChildGuard::spawn(command).expect("start redis-server");
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    assert!(
-        testkit::wait_for_port(addr, Duration::from_secs(10)),
-        "nothing listens on {addr}"
-    );
-    (server_pid(addr) == Some(guard.id())).then_some(guard)
-}
-
-/// The `process_id` that the Redis server at `addr` reports.
-fn server_pid(addr: SocketAddr) -> Option<u32> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(b"INFO server\r\n").ok()?;
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        reply.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some(rest) = text.split("process_id:").nth(1)
-            && let Some(line) = rest.split("\r\n").next()
-            && rest.contains("\r\n")
-        {
-            return line.trim().parse().ok();
-        }
-    }
+    testkit::start_redis_on(program, port)
 }
 
 /// Starts `redis-server` on `port`, which must be free.
