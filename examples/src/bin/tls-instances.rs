@@ -14,14 +14,12 @@
 
 use std::process::ExitCode;
 
-use examples::cli::Invocation;
-use examples::tls::{Command, Config, Fleet, Instance, Mode, USAGE, parse_args};
+use examples::tls::{Config, Fleet, Instance, Mode, USAGE, parse_args};
 use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
     let parsed = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(config)) => Ok(Invocation::Run(config)),
-        Ok(Command::Help) => Ok(Invocation::Print(USAGE.to_owned())),
+        Ok(command) => Ok(command.into_invocation(USAGE)),
         Err(error) => Err(format!("{error}\n{USAGE}")),
     };
     examples::cli::main("tls-instances", parsed, run)

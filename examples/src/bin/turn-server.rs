@@ -19,8 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use examples::cli::Invocation;
-use examples::turn::{Command, Config, Limits, PolicyKind, TurnServer, USAGE, parse_args};
+use examples::turn::{Config, Limits, PolicyKind, TurnServer, USAGE, parse_args};
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt};
@@ -38,8 +37,7 @@ const MAX_PENDING: usize = 1024;
 
 fn main() -> ExitCode {
     let parsed = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(config)) => Ok(Invocation::Run(config)),
-        Ok(Command::Help) => Ok(Invocation::Print(USAGE.to_owned())),
+        Ok(command) => Ok(command.into_invocation(USAGE)),
         Err(error) => Err(format!("{error}\n{USAGE}")),
     };
     examples::cli::main("turn-server", parsed, run)

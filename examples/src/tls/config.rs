@@ -1,7 +1,5 @@
 //! The `tls-instances` command line.
 
-use std::fmt;
-
 use tls_resume::RedisStore;
 
 /// The usage line printed by `--help`.
@@ -60,39 +58,9 @@ pub struct Config {
 }
 
 /// What [`parse_args`] found: a configuration, or a request for help.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Run the instances.
-    Run(Config),
-    /// Print [`USAGE`] and exit.
-    Help,
-}
+pub type Command = crate::cli::Command<Config>;
 
-/// A command line that cannot be run: which flag, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError {
-    /// The flag (or argument) at fault, as written: `--ports`.
-    pub flag: String,
-    /// Why it is refused.
-    pub reason: String,
-}
-
-impl ArgError {
-    fn new(flag: &str, reason: impl Into<String>) -> Self {
-        Self {
-            flag: flag.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for ArgError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.flag, self.reason)
-    }
-}
-
-impl std::error::Error for ArgError {}
+pub use crate::cli::ArgError;
 
 /// Parses the arguments after the program name.
 ///
@@ -120,26 +88,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
     let mut redis = None;
     let mut mode = None;
 
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg, None),
+    for step in crate::cli::flags(args, &["--ports", "--redis", "--mode"]) {
+        let (flag, value) = match step? {
+            crate::cli::Flag::Help => return Ok(Command::Help),
+            crate::cli::Flag::Value(flag, value) => (flag, value),
         };
         let flag = flag.as_str();
-        if matches!(flag, "-h" | "--help") {
-            return Ok(Command::Help);
-        }
-        if !matches!(flag, "--ports" | "--redis" | "--mode") {
-            return Err(ArgError::new(flag, "unknown argument (try --help)"));
-        }
-        let Some(value) = inline.or_else(|| args.next()) else {
-            return Err(ArgError::new(flag, "needs a value"));
-        };
         match flag {
-            "--ports" => set_once(flag, &mut ports, parse_ports(&value)?)?,
+            "--ports" => crate::cli::set_once(flag, &mut ports, parse_ports(&value)?)?,
             "--redis" => {
                 if let Err(error) = RedisStore::builder().node(&value) {
                     return Err(ArgError::new(
@@ -147,7 +103,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                         format!("`{value}` is not a Redis URL: {error}"),
                     ));
                 }
-                set_once(flag, &mut redis, value)?;
+                crate::cli::set_once(flag, &mut redis, value)?;
             }
             "--mode" => {
                 let parsed = match value.as_str() {
@@ -162,7 +118,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                         ));
                     }
                 };
-                set_once(flag, &mut mode, parsed)?;
+                crate::cli::set_once(flag, &mut mode, parsed)?;
             }
             _ => unreachable!("flags are checked above"),
         }
@@ -201,14 +157,6 @@ fn parse_ports(value: &str) -> Result<Vec<u16>, ArgError> {
         ));
     }
     Ok(ports)
-}
-
-fn set_once<T>(flag: &str, slot: &mut Option<T>, value: T) -> Result<(), ArgError> {
-    if slot.is_some() {
-        return Err(ArgError::new(flag, "given more than once"));
-    }
-    *slot = Some(value);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -58,39 +58,9 @@ impl fmt::Debug for Config {
 }
 
 /// What [`parse_args`] found: a configuration, or a request for help.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Run the server.
-    Run(Config),
-    /// Print [`USAGE`] and exit.
-    Help,
-}
+pub type Command = crate::cli::Command<Config>;
 
-/// A command line that cannot be run: which flag, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError {
-    /// The flag (or argument) at fault, as written: `--listen`.
-    pub flag: String,
-    /// Why it is refused.
-    pub reason: String,
-}
-
-impl ArgError {
-    fn new(flag: &str, reason: impl Into<String>) -> Self {
-        Self {
-            flag: flag.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for ArgError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.flag, self.reason)
-    }
-}
-
-impl std::error::Error for ArgError {}
+pub use crate::cli::ArgError;
 
 /// Parses the arguments after the program name.
 ///
@@ -124,35 +94,23 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
     let mut nonce_lifetime = None;
     let mut allocation_lifetime = None;
 
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        // `--flag=value` and `--flag value` are both accepted.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg, None),
+    for step in crate::cli::flags(
+        args,
+        &[
+            "--listen",
+            "--realm",
+            "--user",
+            "--rest-secret",
+            "--nonce-policy",
+            "--nonce-lifetime",
+            "--allocation-lifetime",
+        ],
+    ) {
+        let (flag, value) = match step? {
+            crate::cli::Flag::Help => return Ok(Command::Help),
+            crate::cli::Flag::Value(flag, value) => (flag, value),
         };
         let flag = flag.as_str();
-        if matches!(flag, "-h" | "--help") {
-            return Ok(Command::Help);
-        }
-        if !matches!(
-            flag,
-            "--listen"
-                | "--realm"
-                | "--user"
-                | "--rest-secret"
-                | "--nonce-policy"
-                | "--nonce-lifetime"
-                | "--allocation-lifetime"
-        ) {
-            return Err(ArgError::new(flag, "unknown argument (try --help)"));
-        }
-        let value = match inline.or_else(|| args.next()) {
-            Some(value) => value,
-            None => return Err(ArgError::new(flag, "needs a value")),
-        };
         match flag {
             "--listen" => {
                 let addr: SocketAddr = value.parse().map_err(|_| {
@@ -167,7 +125,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                         ),
                     ));
                 }
-                set_once(flag, &mut listen, addr)?;
+                crate::cli::set_once(flag, &mut listen, addr)?;
             }
             "--realm" => {
                 let chars = value.chars().count();
@@ -183,7 +141,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                         ),
                     ));
                 }
-                set_once(flag, &mut realm, value)?;
+                crate::cli::set_once(flag, &mut realm, value)?;
             }
             "--user" => {
                 let Some((name, password)) = value.split_once(':') else {
@@ -213,7 +171,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                 if value.is_empty() {
                     return Err(ArgError::new(flag, "the secret is empty"));
                 }
-                set_once(flag, &mut rest_secret, value)?;
+                crate::cli::set_once(flag, &mut rest_secret, value)?;
             }
             "--nonce-policy" => {
                 let policy = match value.as_str() {
@@ -226,14 +184,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                         ));
                     }
                 };
-                set_once(flag, &mut nonce_policy, policy)?;
+                crate::cli::set_once(flag, &mut nonce_policy, policy)?;
             }
             "--nonce-lifetime" => {
                 let lifetime = parse_duration(&value).map_err(|why| ArgError::new(flag, why))?;
                 if lifetime.is_zero() {
                     return Err(ArgError::new(flag, "must be longer than zero"));
                 }
-                set_once(flag, &mut nonce_lifetime, lifetime)?;
+                crate::cli::set_once(flag, &mut nonce_lifetime, lifetime)?;
             }
             "--allocation-lifetime" => {
                 let lifetime = parse_duration(&value).map_err(|why| ArgError::new(flag, why))?;
@@ -249,7 +207,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
                         "does not fit LIFETIME (32-bit seconds)",
                     ));
                 }
-                set_once(flag, &mut allocation_lifetime, lifetime)?;
+                crate::cli::set_once(flag, &mut allocation_lifetime, lifetime)?;
             }
             _ => unreachable!("flags are checked above"),
         }
@@ -273,14 +231,6 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Arg
         nonce_lifetime: nonce_lifetime.unwrap_or(turn_auth::policy::DEFAULT_NONCE_LIFETIME),
         allocation_lifetime: allocation_lifetime.unwrap_or(DEFAULT_MAX_ALLOCATION_LIFETIME),
     }))
-}
-
-fn set_once<T>(flag: &str, slot: &mut Option<T>, value: T) -> Result<(), ArgError> {
-    if slot.is_some() {
-        return Err(ArgError::new(flag, "given more than once"));
-    }
-    *slot = Some(value);
-    Ok(())
 }
 
 /// Parses `500ms`, `5s`, `10m` or `1h` (a whole number and a unit).
