@@ -19,6 +19,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod chromium;
+
 /// The environment variable that turns a missing program into a test failure.
 pub const REQUIRE_SERVICES_ENV: &str = "TOOLKIT_REQUIRE_SERVICES";
 
@@ -157,11 +159,16 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     /// Starts `command` with stdout captured line by line and stderr inherited.
-    pub fn spawn(mut command: Command) -> std::io::Result<Self> {
+    pub fn spawn(command: Command) -> std::io::Result<Self> {
+        Self::spawn_with_stderr(command, Stdio::inherit())
+    }
+
+    /// Starts `command` with stdout captured line by line and stderr sent to `stderr`.
+    pub fn spawn_with_stderr(mut command: Command, stderr: Stdio) -> std::io::Result<Self> {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();
