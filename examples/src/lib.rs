@@ -2,5 +2,6 @@
 //! binaries in `src/bin/` stay short.
 
 pub mod cli;
+pub mod shop;
 pub mod tls;
 pub mod turn;
