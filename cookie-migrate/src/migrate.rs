@@ -1,5 +1,6 @@
 //! The request and response sides of a migration, usable without tower.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -293,7 +294,7 @@ impl CookieMigration {
             for &(_, value) in candidates.iter().filter(|(g, _)| *g == generation) {
                 match self.judge(generation, value) {
                     Some(value) => {
-                        chosen = Some((generation, value));
+                        chosen = Some((generation, value.into_owned()));
                         break 'judging;
                     }
                     None => rejected += 1,
@@ -319,7 +320,7 @@ impl CookieMigration {
     }
 
     /// The value a candidate contributes, or `None` when it is refused.
-    fn judge(&self, generation: Generation, value: &[u8]) -> Option<String> {
+    fn judge<'v>(&self, generation: Generation, value: &'v [u8]) -> Option<Cow<'v, str>> {
         let spec = &*self.spec;
         if !spec.grammar.accepts(value) {
             return None;
@@ -327,13 +328,13 @@ impl CookieMigration {
         // Both grammars admit ASCII only.
         let value = std::str::from_utf8(value).ok()?;
         let value = match generation {
-            Generation::Current => value.to_owned(),
             Generation::Legacy(index) => match &spec.legacy[index].transform {
                 Some(transform) => {
-                    transform(value).filter(|v| spec.grammar.accepts(v.as_bytes()))?
+                    Cow::Owned(transform(value).filter(|v| spec.grammar.accepts(v.as_bytes()))?)
                 }
-                None => value.to_owned(),
+                None => Cow::Borrowed(value),
             },
+            Generation::Current => Cow::Borrowed(value),
         };
         match &spec.current.validator {
             Some(validator) if !validator(&value) => None,
