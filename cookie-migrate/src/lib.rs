@@ -79,7 +79,9 @@
 //!   value (through an optional per-generation [`Legacy::transform`], e.g. to re-sign it)
 //!   becomes the current cookie on the same response, and each scope the legacy name was
 //!   set with gets a deleting `Set-Cookie`. If the inner service sets the current cookie
-//!   itself, its cookie wins.
+//!   itself, its cookie wins. Deletions are only sent once a valid value is in place: when
+//!   no candidate is valid nothing is deleted, so a validator that fails while the session
+//!   store is down costs nobody a session.
 //! - **Names are matched as bytes.** `__%48ost-sid` is not `__Host-sid`: nothing is
 //!   percent-decoded (the class of Rack's CVE-2020-8184), and the `__Host-`/`__Secure-`
 //!   rules are enforced on every configured name.

@@ -1,11 +1,21 @@
 //! This crate's [`Limiter`] against governor's keyed limiter (`DefaultKeyedRateLimiter`,
-//! a `DashMap`), with the same quota: one hot key, a Zipf-distributed million keys, and a
-//! flood of distinct keys, each on one and two threads. governor's default clock reads the
-//! TSC; `governor_std_clock` runs it on std's `Instant`, the clock this crate uses, to
-//! separate the clock's cost from the store's. Before the timings, the memory
-//! each takes for 2 million distinct keys (RSS deltas).
+//! a `DashMap`), with the same quota, clock for clock: one hot key and a Zipf-distributed
+//! million keys, each on one and two threads, in four rows —
 //!
-//! Run with `cargo bench -p ratelimit --bench vs_governor`.
+//! | row | limiter | clock |
+//! |---|---|---|
+//! | `ratelimit` | ours, the default | std's `Instant` |
+//! | `governor_std_clock` | governor | std's `Instant` |
+//! | `ratelimit_quanta` | ours with `clock::QuantaClock` | the TSC, through quanta |
+//! | `governor` | governor, the default | the TSC, through quanta |
+//!
+//! so `ratelimit / governor_std_clock` and `ratelimit_quanta / governor` compare the stores
+//! and algorithms, not the clocks. Then a flood of distinct keys (each limiter on its
+//! default clock), and before the timings the memory each takes for 2 million distinct
+//! keys (RSS deltas).
+//!
+//! Run with `cargo bench -p ratelimit --bench vs_governor` (`QuantaClock` comes from the
+//! dev-dependency on this crate with its `quanta` feature, so no `--features` is needed).
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -19,6 +29,7 @@ use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Zipf};
+use ratelimit::clock::QuantaClock;
 use ratelimit::{Limiter, Quota};
 
 const RATE: u32 = 100;
@@ -36,6 +47,11 @@ fn quota() -> Quota {
 
 fn ours(capacity: usize) -> Limiter {
     Limiter::new(quota(), NonZeroUsize::new(capacity).unwrap())
+}
+
+/// Ours on the TSC, the clock governor uses by default.
+fn ours_quanta(capacity: usize) -> Limiter<QuantaClock> {
+    ours(capacity).with_clock(QuantaClock::new())
 }
 
 fn governor_quota() -> governor::Quota {
@@ -155,8 +171,26 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         group.measurement_time(Duration::from_secs(3));
         group.warm_up_time(Duration::from_secs(1));
+        // std's Instant.
         let limiter = ours(CAPACITY);
         group.bench_function("ratelimit", |b| {
+            b.iter_custom(|iters| {
+                run(threads, 0, iters, &|_| {
+                    let _ = black_box(limiter.check(black_box(b"hot-key\0")));
+                })
+            });
+        });
+        let limiter = governor_std_clock();
+        group.bench_function("governor_std_clock", |b| {
+            b.iter_custom(|iters| {
+                run(threads, 0, iters, &|_| {
+                    let _ = black_box(limiter.check_key(black_box(&7)));
+                })
+            });
+        });
+        // The TSC.
+        let limiter = ours_quanta(CAPACITY);
+        group.bench_function("ratelimit_quanta", |b| {
             b.iter_custom(|iters| {
                 run(threads, 0, iters, &|_| {
                     let _ = black_box(limiter.check(black_box(b"hot-key\0")));
@@ -171,14 +205,6 @@ fn bench(c: &mut Criterion) {
                 })
             });
         });
-        let limiter = governor_std_clock();
-        group.bench_function("governor_std_clock", |b| {
-            b.iter_custom(|iters| {
-                run(threads, 0, iters, &|_| {
-                    let _ = black_box(limiter.check_key(black_box(&7)));
-                })
-            });
-        });
         group.finish();
 
         // (b) A million keys, Zipf-distributed (s = 1.07).
@@ -186,8 +212,9 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         group.measurement_time(Duration::from_secs(3));
         group.warm_up_time(Duration::from_secs(1));
-        let limiter = ours(CAPACITY);
         let next = AtomicU64::new(0);
+        // std's Instant.
+        let limiter = ours(CAPACITY);
         group.bench_function("ratelimit", |b| {
             b.iter_custom(|iters| {
                 let base = next.fetch_add(iters, Ordering::Relaxed);
@@ -196,6 +223,28 @@ fn bench(c: &mut Criterion) {
                 })
             });
         });
+        drop(limiter);
+        let limiter = governor_std_clock();
+        group.bench_function("governor_std_clock", |b| {
+            b.iter_custom(|iters| {
+                let base = next.fetch_add(iters, Ordering::Relaxed);
+                run(threads, base, iters, &|i| {
+                    let _ = black_box(limiter.check_key(&zipf_key(i)));
+                })
+            });
+        });
+        drop(limiter);
+        // The TSC.
+        let limiter = ours_quanta(CAPACITY);
+        group.bench_function("ratelimit_quanta", |b| {
+            b.iter_custom(|iters| {
+                let base = next.fetch_add(iters, Ordering::Relaxed);
+                run(threads, base, iters, &|i| {
+                    let _ = black_box(limiter.check(&zipf_key(i).to_le_bytes()));
+                })
+            });
+        });
+        drop(limiter);
         let limiter = governor();
         group.bench_function("governor", |b| {
             b.iter_custom(|iters| {
@@ -205,15 +254,7 @@ fn bench(c: &mut Criterion) {
                 })
             });
         });
-        let limiter = governor_std_clock();
-        group.bench_function("governor_std_clock", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check_key(&zipf_key(i)));
-                })
-            });
-        });
+        drop(limiter);
         group.finish();
 
         // (c) A flood: every key new.

@@ -46,6 +46,7 @@ impl Gcra {
     }
 
     /// Judges a request of weight `n` (`1..=burst`) at `now` against `tat`.
+    #[inline]
     pub(crate) fn decide(&self, tat: u64, now: u64, n: u32) -> Decision {
         debug_assert!(n >= 1 && n <= self.burst, "the caller checks the weight");
         let start = tat.max(now);
@@ -65,6 +66,7 @@ impl Gcra {
     }
 
     /// Whether a state at `tat` is indistinguishable from a fresh one at `now`.
+    #[inline]
     pub(crate) fn is_drained(tat: u64, now: u64) -> bool {
         tat <= now
     }

@@ -59,13 +59,15 @@
 //! | [`config`] | named policies and keyers from TOML or JSON, checked at load |
 //! | [`layer`] | [`RateLimitLayer`]: `429` with `Retry-After` and the `RateLimit` headers |
 //! | [`redis`] | [`RedisStore`]: one rate for a fleet, failing open (or closed) within a time budget |
+//! | [`clock`] | the limiter's time: std's `Instant` by default; `QuantaClock`, the TSC, with the `quanta` feature (faster, but see its docs on cores whose counters disagree) |
 //!
 //! # Dependencies
 //!
 //! Beyond the family's common set (tower, http, thiserror, tracing, serde): `cookie`
 //! to split `Cookie` headers (names are not percent-decoded), `ipnet` for trusted-proxy
 //! networks and IPv6 prefixes, `toml` and `serde_json` for configuration, `redis` 1.x for
-//! the fleet backend, and `sha2` to map keys to collision-resistant Redis keys.
+//! the fleet backend, and `sha2` to map keys to collision-resistant Redis keys. Optional:
+//! `quanta` (feature `quanta`) for the TSC clock.
 //!
 //! The in-memory store is not the `lru` crate the rest of the family uses: an `lru` lookup
 //! needs `&mut` (it moves the entry to the front), so every check of every key would take an

@@ -15,7 +15,7 @@
 //! are therefore the first to go. The sweep for one insertion is bounded ([`SCAN`] slots).
 
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -56,6 +56,7 @@ const TAG: usize = 0;
 const TAT: usize = 1;
 
 /// The hash bits a slot keeps, with the flag bits cleared and `OCCUPIED` set.
+#[inline]
 fn tag_of(hash: u64) -> u64 {
     (hash & !(OCCUPIED | REFERENCED)) | OCCUPIED
 }
@@ -91,11 +92,13 @@ impl Shard {
     }
 
     /// Where `tag`'s probe sequence starts (from hash bits the shard index does not use).
+    #[inline]
     fn home(&self, tag: u64) -> usize {
         (tag >> 2) as usize & self.mask
     }
 
     /// `tag`'s slot, or the empty slot that ends its probe sequence.
+    #[inline]
     fn find(&self, tag: u64) -> Result<usize, usize> {
         let mut i = self.home(tag);
         loop {
@@ -229,6 +232,16 @@ impl Store {
         }
     }
 
+    /// The keyed SipHash of the key's bytes alone. `hash_one(key)` would hash a length
+    /// prefix first (one more round, for keys hashed next to other fields); SipHash already
+    /// mixes the length into its last block, so keys of different lengths stay distinct.
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(key);
+        hasher.finish()
+    }
+
     fn shard_of(&self, hash: u64) -> &RwLock<Shard> {
         let index = if self.shards.len() == 1 {
             0
@@ -248,7 +261,7 @@ impl Store {
         now: u64,
         judge: impl Fn(&mut u64) -> R,
     ) -> Option<R> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(key);
         let tag = tag_of(hash);
         let shard = self.shard_of(hash);
         {

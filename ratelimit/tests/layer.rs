@@ -551,6 +551,9 @@ fn limited_requests_are_logged_without_their_keys() {
         .build()
         .unwrap();
     tracing::subscriber::with_default(recorder.clone(), || {
+        // Another test thread may have cached "no interest" for a callsite while no
+        // subscriber was installed; recompute it now that this one is.
+        tracing::callsite::rebuild_interest_cache();
         runtime.block_on(async {
             for _ in 0..2 {
                 send(&service, get("/", Some("secret-session-value"))).await;

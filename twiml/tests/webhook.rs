@@ -324,6 +324,9 @@ fn rejections_are_logged_without_token_or_signature() {
         .finish();
     let sig = sign("https://ivr.example.com/other", PARAMS);
     tracing::subscriber::with_default(subscriber, || {
+        // Another test thread may have cached "no interest" for a callsite while no
+        // subscriber was installed; recompute it now that this one is.
+        tracing::callsite::rebuild_interest_cache();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
