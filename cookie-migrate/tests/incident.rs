@@ -2,10 +2,10 @@
 //! `Domain=` to host-only, browsers keep both, and the server reads the wrong one — then
 //! the migration answers the same browsers.
 //!
-//! The browsers are modelled by a cookie store that follows RFC 6265bis: cookies are
-//! identified by name, domain, host-only flag and path; a `Max-Age=0` deletes the cookie
-//! with the same identity; the `Cookie` header lists longer paths first and then Chrome's
-//! and Firefox's oldest-first order or Safari's newest-first order.
+//! The browsers are modelled by `testkit::cookie_store`, which follows RFC 6265bis: cookies
+//! are identified by name, domain, host-only flag and path; a `Max-Age=0` deletes the
+//! cookie with the same identity; the `Cookie` header lists longer paths first and then
+//! Chrome's and Firefox's oldest-first order or Safari's newest-first order.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -14,112 +14,29 @@ use std::sync::{Arc, Mutex};
 use cookie_migrate::{CookieMigration, CookieMigrationLayer, Legacy, Scope};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{Request, Response};
+use testkit::cookie_store::{CookieStore, Order, first_value};
 use tower::util::BoxCloneService;
 use tower::{Layer, ServiceExt, service_fn};
 
 const HOST: &str = "shop1.base.localhost";
 const PARENT: &str = "base.localhost";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Browser {
-    /// Chrome and Firefox: same-path cookies oldest first.
-    OldestFirst,
-    /// Safari: newest first.
-    NewestFirst,
+/// Applies every `Set-Cookie` of `response` to `jar`: each must be stored or applied as a
+/// deletion (a refused cookie fails the test).
+fn receive(jar: &mut CookieStore, response: &Response<String>) {
+    for line in response.headers().get_all(SET_COOKIE) {
+        let line = line.to_str().unwrap();
+        jar.receive(line)
+            .unwrap_or_else(|refused| panic!("{line}: {refused}"));
+    }
 }
 
-#[derive(Debug, Clone)]
-struct Stored {
-    name: String,
-    value: String,
-    domain: String,
-    host_only: bool,
-    path: String,
-    created: u64,
-}
-
-#[derive(Debug, Clone)]
-struct Jar {
-    browser: Browser,
-    cookies: Vec<Stored>,
-    clock: u64,
-}
-
-impl Jar {
-    fn new(browser: Browser) -> Self {
-        Self {
-            browser,
-            cookies: Vec::new(),
-            clock: 0,
-        }
-    }
-
-    fn receive(&mut self, response: &Response<String>) {
-        for line in response.headers().get_all(SET_COOKIE) {
-            let cookie = cookie::Cookie::parse(line.to_str().unwrap().to_owned()).unwrap();
-            let (domain, host_only) = match cookie.domain() {
-                Some(domain) => {
-                    assert!(
-                        HOST.ends_with(&format!(".{domain}")) || HOST == domain,
-                        "{domain}"
-                    );
-                    (domain.to_owned(), false)
-                }
-                None => (HOST.to_owned(), true),
-            };
-            let path = cookie.path().unwrap_or("/").to_owned();
-            let same = |c: &Stored| {
-                c.name == cookie.name()
-                    && c.domain == domain
-                    && c.host_only == host_only
-                    && c.path == path
-            };
-            let existing = self.cookies.iter().position(same);
-            if cookie.max_age().is_some_and(|age| age.is_zero()) {
-                if let Some(index) = existing {
-                    self.cookies.remove(index);
-                }
-                continue;
-            }
-            self.clock += 1;
-            let stored = Stored {
-                name: cookie.name().to_owned(),
-                value: cookie.value().to_owned(),
-                domain,
-                host_only,
-                path,
-                // Overwriting keeps the creation time (RFC 6265bis §5.7 step 23.3).
-                created: existing.map_or(self.clock, |i| self.cookies[i].created),
-            };
-            match existing {
-                Some(index) => self.cookies[index] = stored,
-                None => self.cookies.push(stored),
-            }
-        }
-    }
-
-    fn header(&self) -> Option<String> {
-        let mut sent: Vec<&Stored> = self.cookies.iter().collect();
-        sent.sort_by(|a, b| {
-            let by_age = match self.browser {
-                Browser::OldestFirst => a.created.cmp(&b.created),
-                Browser::NewestFirst => b.created.cmp(&a.created),
-            };
-            b.path.len().cmp(&a.path.len()).then(by_age)
-        });
-        let pairs: Vec<String> = sent
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.value))
-            .collect();
-        (!pairs.is_empty()).then(|| pairs.join("; "))
-    }
-
-    fn names_and_values(&self) -> Vec<(String, String)> {
-        self.cookies
-            .iter()
-            .map(|c| (c.name.clone(), c.value.clone()))
-            .collect()
-    }
+/// Every cookie of `jar` as `(name, value)`, in the order first stored.
+fn names_and_values(jar: &CookieStore) -> Vec<(String, String)> {
+    jar.cookies()
+        .iter()
+        .map(|c| (c.name.clone(), c.value.clone()))
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -141,14 +58,6 @@ enum Deploy {
     HostOnly,
     /// `__Host-sid` behind the migration; reads the one cookie the layer leaves.
     Migrating,
-}
-
-fn first_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
 }
 
 /// A shop: `/` shows the session, `/login` logs in and rotates the session id (the usual
@@ -227,23 +136,23 @@ fn shop(deploy: Deploy, sessions: Sessions) -> Shop {
     }
 }
 
-async fn visit(shop: &Shop, jar: &mut Jar, path: &str) -> (String, Response<String>) {
+async fn visit(shop: &Shop, jar: &mut CookieStore, path: &str) -> (String, Response<String>) {
     let mut request = Request::get(path).body(()).unwrap();
-    if let Some(header) = jar.header() {
+    if let Some(header) = jar.cookie_header() {
         request
             .headers_mut()
             .insert(COOKIE, header.parse().unwrap());
     }
     let response = shop.clone().oneshot(request).await.unwrap();
-    jar.receive(&response);
+    receive(jar, &response);
     (response.body().clone(), response)
 }
 
 #[tokio::test]
 async fn incident_base_duplicate_cookie() {
-    for browser in [Browser::OldestFirst, Browser::NewestFirst] {
+    for browser in [Order::OldestFirst, Order::NewestFirst] {
         let sessions = Sessions::default();
-        let mut jar = Jar::new(browser);
+        let mut jar = CookieStore::new(HOST, browser);
 
         // Before the PSL entry: a cart in a `Domain=` session.
         let legacy = shop(Deploy::Legacy, sessions.clone());
@@ -255,14 +164,14 @@ async fn incident_base_duplicate_cookie() {
         let host_only = shop(Deploy::HostOnly, sessions.clone());
         let (body, _) = visit(&host_only, &mut jar, "/login").await;
         assert_eq!(body, "logged in as alice; cart: tea");
-        let header = jar.header().unwrap();
+        let header = jar.cookie_header().unwrap();
         assert_eq!(
             header.matches("sid=").count(),
             2,
             "two `sid` cookies: {header}"
         );
         let live = jar
-            .cookies
+            .cookies()
             .iter()
             .find(|c| c.host_only)
             .unwrap()
@@ -274,8 +183,8 @@ async fn incident_base_duplicate_cookie() {
         // cookie with a new anonymous one, losing the login for good.)
         let (body, _) = visit(&host_only, &mut jar.clone(), "/").await;
         match browser {
-            Browser::OldestFirst => assert!(body.starts_with("not logged in"), "{body}"),
-            Browser::NewestFirst => assert!(body.starts_with("logged in as alice"), "{body}"),
+            Order::OldestFirst => assert!(body.starts_with("not logged in"), "{body}"),
+            Order::NewestFirst => assert!(body.starts_with("logged in as alice"), "{body}"),
         }
 
         // The migration is deployed: one request later the browser holds one cookie, under
@@ -285,7 +194,7 @@ async fn incident_base_duplicate_cookie() {
         assert_eq!(body, "logged in as alice; cart: tea", "{browser:?}");
         assert_eq!(response.headers().get_all(SET_COOKIE).iter().count(), 3);
         assert_eq!(
-            jar.names_and_values(),
+            names_and_values(&jar),
             [("__Host-sid".to_owned(), live.clone())],
             "{browser:?}"
         );

@@ -1,5 +1,8 @@
 //! Test helpers shared by the toolkit crates. Not published.
 //!
+//! [`cookie_store`] models a browser's RFC 6265bis cookie store, for tests and simulations
+//! of cookie migrations.
+//!
 //! Tests that need a real external program (curl, Redis, coturn, openssl, Chromium) look for it
 //! with [`require_program`]. When it is absent the test prints `SKIPPED: <what> not installed`
 //! and returns early, unless `TOOLKIT_REQUIRE_SERVICES=1` is set (CI sets it), in which case
@@ -20,6 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub mod chromium;
+pub mod cookie_store;
 
 /// The environment variable that turns a missing program into a test failure.
 pub const REQUIRE_SERVICES_ENV: &str = "TOOLKIT_REQUIRE_SERVICES";
