@@ -2,6 +2,8 @@
 //! binaries in `src/bin/` stay short.
 
 pub mod cli;
+pub mod gateway;
 pub mod shop;
 pub mod tls;
 pub mod turn;
+pub mod voice;

@@ -407,6 +407,8 @@ struct ShopState {
     sessions: Sessions,
     /// Lowercase, without a leading dot.
     cookie_domain: String,
+    /// Where the routes are mounted: empty, or `/shop` (see [`Shop::mounted_at`]).
+    prefix: String,
 }
 
 impl Shop {
@@ -427,9 +429,27 @@ impl Shop {
                 phase,
                 sessions,
                 cookie_domain,
+                prefix: String::new(),
             }),
             migration: (phase == Phase::Migrate).then_some(migration),
         })
+    }
+
+    /// The shop mounted under `prefix` (e.g. `/shop`, as the `gateway` nests it): its links
+    /// and redirects point under the prefix. The cookie keeps `Path=/` (a `__Host-` cookie
+    /// must).
+    #[must_use]
+    pub fn mounted_at(self, prefix: &str) -> Self {
+        let state = ShopState {
+            phase: self.state.phase,
+            sessions: self.state.sessions.clone(),
+            cookie_domain: self.state.cookie_domain.clone(),
+            prefix: prefix.trim_end_matches('/').to_owned(),
+        };
+        Self {
+            state: Arc::new(state),
+            migration: self.migration,
+        }
     }
 
     /// The phase.
@@ -446,16 +466,23 @@ impl Shop {
     /// The shop's routes (see the [module docs](self)), behind the migration layer in
     /// the migrate phase.
     pub fn router(&self) -> Router {
-        let router = Router::new()
-            .route("/", get(page))
-            .route("/cart/add", get(add_to_cart))
-            .route("/login", get(log_in))
-            .route("/debug/cookie", get(debug_cookie))
-            .with_state(Arc::clone(&self.state));
+        let router = self.routes();
         match &self.migration {
             Some(migration) => router.layer(CookieMigrationLayer::new(migration.clone())),
             None => router,
         }
+    }
+
+    /// The shop's routes without the migration layer, for an app that applies
+    /// [`migration`](Self::migration) itself, once for every route (as the `gateway`
+    /// does).
+    pub fn routes(&self) -> Router {
+        Router::new()
+            .route("/", get(page))
+            .route("/cart/add", get(add_to_cart))
+            .route("/login", get(log_in))
+            .route("/debug/cookie", get(debug_cookie))
+            .with_state(Arc::clone(&self.state))
     }
 }
 
@@ -532,10 +559,11 @@ async fn page(State(state): AppState, headers: HeaderMap) -> Response<Body> {
         StatusCode::OK,
         &format!(
             "<p>cookie-shop, phase {phase}</p>\n<p>{login}</p>\n<p>cart: {cart}</p>\n\
-             <p><a href=\"/cart/add?item=tea\">add tea</a> | \
-             <a href=\"/login?user=alice\">log in (alice)</a> | \
-             <a href=\"/debug/cookie\">show the Cookie header</a></p>",
+             <p><a href=\"{prefix}/cart/add?item=tea\">add tea</a> | \
+             <a href=\"{prefix}/login?user=alice\">log in (alice)</a> | \
+             <a href=\"{prefix}/debug/cookie\">show the Cookie header</a></p>",
             phase = state.phase,
+            prefix = state.prefix,
             login = escape_html(&login),
             cart = escape_html(&cart),
         ),
@@ -553,7 +581,7 @@ async fn add_to_cart(
     };
     let item = query_param(query.as_deref(), "item").unwrap_or_default();
     match state.sessions.add_to_cart(id, &item) {
-        Ok(created) => see_other(created.map(|id| set_cookie(&state, &id))),
+        Ok(created) => see_other(&state, created.map(|id| set_cookie(&state, &id))),
         Err(error) => refused(&error),
     }
 }
@@ -571,7 +599,7 @@ async fn log_in(
     match state.sessions.log_in(id, &user) {
         Ok(id) => {
             tracing::info!(phase = %state.phase, user = %user, "logged in; session id rotated");
-            see_other(Some(set_cookie(&state, &id)))
+            see_other(&state, Some(set_cookie(&state, &id)))
         }
         Err(error) => refused(&error),
     }
@@ -600,11 +628,17 @@ async fn debug_cookie(State(state): AppState, request: Request<Body>) -> Respons
     html(StatusCode::OK, &body)
 }
 
-fn see_other(set_cookie: Option<String>) -> Response<Body> {
+fn see_other(state: &ShopState, set_cookie: Option<String>) -> Response<Body> {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SEE_OTHER;
     let headers = response.headers_mut();
-    headers.insert(LOCATION, HeaderValue::from_static("/"));
+    let location = if state.prefix.is_empty() {
+        HeaderValue::from_static("/")
+    } else {
+        // A prefix given by the program (`/shop`), so a valid header value.
+        HeaderValue::try_from(state.prefix.as_str()).unwrap_or(HeaderValue::from_static("/"))
+    };
+    headers.insert(LOCATION, location);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Built from a validated domain and a hex id, so always a valid header value.
     if let Some(value) = set_cookie.and_then(|line| HeaderValue::try_from(line).ok()) {
@@ -913,5 +947,31 @@ mod tests {
         }
         assert_eq!(Phase::from_name("host-only"), Some(Phase::HostOnly));
         assert_eq!(Phase::Migrate.to_string(), "migrate");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_mounted_shop_links_and_redirects_under_its_prefix() {
+        use tower::ServiceExt;
+
+        let shop = Shop::new(Phase::Migrate, store(10), "base.localhost")
+            .unwrap()
+            .mounted_at("/shop/");
+        let app = Router::new().nest("/shop", shop.routes());
+        let request = Request::get("/shop/cart/add?item=tea")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/shop");
+        let page = app
+            .oneshot(Request::get("/shop").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = axum::body::to_bytes(page.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("href=\"/shop/cart/add?item=tea\""), "{body}");
+        assert!(body.contains("href=\"/shop/login?user=alice\""), "{body}");
     }
 }

@@ -10,8 +10,8 @@
 //! asserted by any SDK test; they were computed the same way to isolate one behaviour (for
 //! example, a correct URL signature with a wrong body hash).
 //!
-//! Where an SDK's expectation rests on behaviour that `../shared/notes/twiml.md` section 1 tells
-//! us not to copy, the test asserts our (python/node) behaviour and explains the divergence.
+//! Where an SDK's expectation rests on a bug of that SDK, the test asserts
+//! our (python/node) behaviour and explains the divergence next to the vector.
 //!
 //! Sources (public repositories, latest stored version unless a commit is given):
 //! - python: `twilio/twilio-python` `tests/unit/test_request_validator.py`

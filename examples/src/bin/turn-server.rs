@@ -11,29 +11,16 @@
 //! default `info`) every 30 s when they changed, and on Ctrl-C, which stops the server.
 //! The server itself is `examples::turn::TurnServer`.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
-use bytes::Bytes;
-use examples::turn::{Config, Limits, PolicyKind, TurnServer, USAGE, parse_args};
-use tokio::net::UdpSocket;
-use tokio::sync::Semaphore;
-use tower::{Layer, Service, ServiceExt};
+use examples::turn::{
+    Config, Limits, PolicyKind, USAGE, UdpTurn, parse_args, shell_quote as quote,
+};
 use turn_auth::credentials::{CredentialStore, Either};
 use turn_auth::policy::DEFAULT_MAX_SESSION;
-use turn_auth::{
-    FiveTuple, NonceManager, NoncePolicy, NonceSecret, RestSecrets, StaticUsers, StunRequest,
-    TelemetrySnapshot, Transport, TurnAuthLayer,
-};
-
-/// How often the counters are logged (when they changed).
-const TELEMETRY_INTERVAL: Duration = Duration::from_secs(30);
-/// Requests waiting on a slow credential store at once; datagrams beyond are dropped.
-const MAX_PENDING: usize = 1024;
+use turn_auth::{NonceManager, NoncePolicy, NonceSecret, RestSecrets, StaticUsers, TurnAuthLayer};
 
 fn main() -> ExitCode {
     let parsed = match parse_args(std::env::args().skip(1)) {
@@ -58,13 +45,10 @@ async fn run(config: Config) -> Result<(), String> {
     }
 }
 
-async fn serve<C: CredentialStore + Clone>(config: &Config, store: C) -> Result<(), String> {
-    let socket = UdpSocket::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on udp://{}: {e}", config.listen))?;
-    let socket = Arc::new(socket);
-    let local = socket.local_addr().map_err(|e| e.to_string())?;
-
+async fn serve<C>(config: &Config, store: C) -> Result<(), String>
+where
+    C: CredentialStore + Clone + Send + Sync + 'static,
+{
     let policy = match config.nonce_policy {
         PolicyKind::Strict => NoncePolicy::Strict {
             lifetime: config.nonce_lifetime,
@@ -83,92 +67,18 @@ async fn serve<C: CredentialStore + Clone>(config: &Config, store: C) -> Result<
         max_lifetime: config.allocation_lifetime,
         ..Limits::default()
     };
-    let server = TurnServer::new(Arc::clone(&socket), limits).map_err(|e| e.to_string())?;
-    let mut service = layer.layer(server.clone());
+    let turn = UdpTurn::bind(config.listen, layer, limits).await?;
+    let local = turn.local_addr();
 
     println!("turn-server listening on udp://{local}");
     print_banner(config, local);
 
-    let pending = Arc::new(Semaphore::new(MAX_PENDING));
-    let mut ticker = tokio::time::interval(TELEMETRY_INTERVAL);
-    ticker.tick().await;
-    let mut last_logged = TelemetrySnapshot::default();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                let (len, client) = match received {
-                    Ok(received) => received,
-                    Err(error) => {
-                        tracing::debug!(%error, "recv_from failed");
-                        continue;
-                    }
-                };
-                let request = StunRequest::new(
-                    Bytes::copy_from_slice(&buf[..len]),
-                    FiveTuple { client, server: local, transport: Transport::Udp },
-                );
-                let answer = match service.ready().await {
-                    Ok(service) => service.call(request),
-                    Err(never) => match never {},
-                };
-                // Answered at once in the common case (the stores here are in memory), which
-                // keeps each client's datagrams in order (a ChannelBind before the ChannelData
-                // it enables). Only a request still waiting after one poll gets its own task.
-                let mut answer = Box::pin(answer);
-                match answer.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-                    Poll::Ready(Ok(reply)) => reply_to(&socket, reply, client).await,
-                    Poll::Ready(Err(never)) => match never {},
-                    Poll::Pending => {
-                        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
-                            tracing::debug!(%client, "too many pending requests: dropped");
-                            continue;
-                        };
-                        let socket = Arc::clone(&socket);
-                        tokio::spawn(async move {
-                            let Ok(reply) = answer.await;
-                            reply_to(&socket, reply, client).await;
-                            drop(permit);
-                        });
-                    }
-                }
-            }
-            _ = ticker.tick() => {
-                let now = layer.telemetry();
-                if now != last_logged {
-                    log_telemetry(&now, &server);
-                    last_logged = now;
-                }
-            }
-            _ = &mut ctrl_c => {
-                log_telemetry(&layer.telemetry(), &server);
-                tracing::info!("Ctrl-C: stopping");
-                return Ok(());
-            }
-        }
-    }
-}
-
-async fn reply_to(socket: &UdpSocket, reply: Option<Bytes>, client: SocketAddr) {
-    if let Some(reply) = reply {
-        if let Err(error) = socket.send_to(&reply, client).await {
-            tracing::debug!(%client, %error, "reply dropped");
-        }
-    }
-}
-
-fn log_telemetry(snapshot: &TelemetrySnapshot, server: &TurnServer) {
-    let counters: Vec<String> = snapshot
-        .fields()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect();
-    tracing::info!(
-        allocations = server.allocations(),
-        "telemetry: {}",
-        counters.join(" ")
-    );
+    turn.run(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: stopping");
+    })
+    .await;
+    Ok(())
 }
 
 fn print_banner(config: &Config, local: SocketAddr) {
@@ -205,17 +115,4 @@ fn print_banner(config: &Config, local: SocketAddr) {
         local.port(),
         local.ip()
     );
-}
-
-/// Quotes `text` for a POSIX shell when it needs it.
-fn quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:@%+=/,".contains(c))
-    {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }

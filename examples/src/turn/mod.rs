@@ -30,6 +30,7 @@
 
 mod config;
 mod server;
+mod udp;
 
 pub use config::{
     ArgError, Command, Config, DEFAULT_MAX_ALLOCATION_LIFETIME, PolicyKind, USAGE, parse_args,
@@ -39,3 +40,4 @@ pub use server::{
     CHANNEL_LIFETIME, DEFAULT_ALLOCATION_LIFETIME, Limits, PERMISSION_LIFETIME, SWEEP_INTERVAL,
     TurnServer,
 };
+pub use udp::{MAX_PENDING, TELEMETRY_INTERVAL, TurnStats, UdpTurn, shell_quote};
