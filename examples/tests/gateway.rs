@@ -472,12 +472,16 @@ fn layers_none_serves_the_same_app_without_the_toolkit_layers() {
         &[
             "-sS",
             "-k",
-            "-o",
-            "/dev/null",
             "-w",
             "%{http_code} ",
+            "-o",
+            "/dev/null",
             &url,
+            "-o",
+            "/dev/null",
             &url,
+            "-o",
+            "/dev/null",
             &url,
         ],
     );
