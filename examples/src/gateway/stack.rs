@@ -134,58 +134,75 @@ pub fn service(
     migration: CookieMigration,
     cookies: ValidateCookieLayer,
     limits: RateLimitLayer,
-) -> impl tower::Service<
-    http::Request<hyper::body::Incoming>,
-    Response = http::Response<
-        tower_http::trace::ResponseBody<
-            axum::body::Body,
-            tower_http::classify::NeverClassifyEos<tower_http::classify::ServerErrorsFailureClass>,
-        >,
-    >,
-    Error = std::convert::Infallible,
-    Future = impl Send + 'static,
-> + Clone
-+ Send
-+ 'static {
-    ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
-        .map_response(move |response: http::Response<axum::body::Body>| {
-            counters.response(response.status());
-            response
-        })
+) -> impl GatewayService {
+    let toolkit = ServiceBuilder::new()
         .layer(CookieMigrationLayer::new(migration))
         .layer(cookies)
         .layer(limits)
-        .service(routes)
+        .service(routes);
+    traced(toolkit, counters)
 }
 
 /// The baseline of `--layers none`: `routes` behind the same request tracing and response
 /// counters as [`service`], without the toolkit layers (no cookie migration, cookie
 /// validator or rate limiter). Benchmarks compare [`service`] with this over the same TLS
 /// listener and server loop; it is not a configuration to expose.
-pub fn bare_service(
-    routes: Router,
-    counters: Arc<HttpCounters>,
-) -> impl tower::Service<
-    http::Request<hyper::body::Incoming>,
-    Response = http::Response<
-        tower_http::trace::ResponseBody<
-            axum::body::Body,
-            tower_http::classify::NeverClassifyEos<tower_http::classify::ServerErrorsFailureClass>,
-        >,
+pub fn bare_service(routes: Router, counters: Arc<HttpCounters>) -> impl GatewayService {
+    traced(routes, counters)
+}
+
+/// What both stacks answer with: axum bodies wrapped by the trace layer.
+pub type GatewayResponse = http::Response<
+    tower_http::trace::ResponseBody<
+        axum::body::Body,
+        tower_http::classify::NeverClassifyEos<tower_http::classify::ServerErrorsFailureClass>,
     >,
-    Error = std::convert::Infallible,
-    Future = impl Send + 'static,
-> + Clone
-+ Send
-+ 'static {
+>;
+
+/// A stack the server loop can run: [`service`] or [`bare_service`].
+pub trait GatewayService:
+    tower::Service<
+        http::Request<hyper::body::Incoming>,
+        Response = GatewayResponse,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> GatewayService for S where
+    S: tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = GatewayResponse,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// `inner` behind request tracing and the response counters, the part both stacks share.
+fn traced<S>(inner: S, counters: Arc<HttpCounters>) -> impl GatewayService
+where
+    S: tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<axum::body::Body>,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static,
+{
     ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .map_response(move |response: http::Response<axum::body::Body>| {
             counters.response(response.status());
             response
         })
-        .service(routes)
+        .service(inner)
 }
 
 async fn index() -> impl IntoResponse {

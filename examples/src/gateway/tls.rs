@@ -12,11 +12,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tls_resume::{
     CachePrefetch, DerivedKeys, KeyRingTicketer, MemorySharedStore, RedisKeySource, RedisPrefetch,
-    RedisStore, ResumingAcceptor, SessionCache,
+    ResumingAcceptor, SessionCache,
 };
 
 use super::metrics::TlsShared;
-use crate::tls::{LOCAL_CAPACITY, PREFETCH_TIMEOUT, REDIS_TIMEOUT, SHARED_CAPACITY};
+use crate::tls::{LOCAL_CAPACITY, PREFETCH_TIMEOUT, SHARED_CAPACITY, connect_redis};
 
 /// What the HTTPS listener needs, and handles on its counters.
 #[derive(Clone)]
@@ -120,13 +120,7 @@ impl GatewayTls {
                 shared = TlsShared::Memory(store);
             }
             Some(url) => {
-                let store = RedisStore::builder()
-                    .node(url)
-                    .map_err(|e| format!("--redis: {e}"))?
-                    .timeout(REDIS_TIMEOUT)
-                    .build()
-                    .await
-                    .map_err(|e| format!("--redis: cannot reach Redis at {url}: {e}"))?;
+                let store = connect_redis(url).await?;
                 cache = Arc::new(
                     SessionCache::new(LOCAL_CAPACITY)
                         .with_shared(Arc::new(store.clone()) as Arc<dyn tls_resume::SharedStore>),

@@ -27,5 +27,5 @@ mod server;
 pub use config::{ArgError, Command, Config, MAX_INSTANCES, Mode, USAGE, parse_args};
 pub use server::{
     Answer, Fleet, Instance, LOCAL_CAPACITY, MAX_REQUEST_HEAD, PREFETCH_TIMEOUT, REDIS_TIMEOUT,
-    REQUEST_TIMEOUT, SHARED_CAPACITY, self_signed_localhost,
+    REQUEST_TIMEOUT, SHARED_CAPACITY, connect_redis, self_signed_localhost,
 };

@@ -47,6 +47,21 @@ pub fn self_signed_localhost()
     Ok((certified.cert.der().clone(), key.into()))
 }
 
+/// The Redis store for TLS sessions and ticket keys at `url`, with this crate's time budget.
+///
+/// # Errors
+///
+/// A message naming `--redis` when the URL is invalid or Redis cannot be reached.
+pub async fn connect_redis(url: &str) -> Result<RedisStore, String> {
+    RedisStore::builder()
+        .node(url)
+        .map_err(|e| format!("--redis: {e}"))?
+        .timeout(REDIS_TIMEOUT)
+        .build()
+        .await
+        .map_err(|e| format!("cannot reach Redis at {url}: {e}"))
+}
+
 /// What the instances share: the shared session tier and the ticket keys' origin.
 pub struct Fleet {
     mode: Mode,
@@ -103,13 +118,7 @@ impl Fleet {
     ///
     /// When the certificate cannot be generated or Redis cannot be reached.
     pub async fn redis(mode: Mode, url: &str) -> Result<Self, String> {
-        let store = RedisStore::builder()
-            .node(url)
-            .map_err(|e| format!("--redis: {e}"))?
-            .timeout(REDIS_TIMEOUT)
-            .build()
-            .await
-            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+        let store = connect_redis(url).await?;
         Ok(Self {
             mode,
             cert: self_signed_localhost().map_err(|e| format!("certificate: {e}"))?,
