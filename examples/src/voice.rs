@@ -181,7 +181,11 @@ impl Ivr {
             .route("/voice/next/", post(next))
             .route("/voice/fallback", post(fallback))
             .with_state(Arc::clone(&self.app))
-            .layer(TwilioSignatureLayer::new(
+            // `route_layer`, not `layer`: only the IVR's routes are signed; with `layer`
+            // the router's fallback was wrapped too, and every unknown path of an app
+            // merging this router answered `400 missing X-Twilio-Signature header`
+            // instead of `404`.
+            .route_layer(TwilioSignatureLayer::new(
                 self.validator.clone(),
                 self.base.clone(),
             ))

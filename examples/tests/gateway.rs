@@ -3,117 +3,19 @@
 //! twice, `turnutils_uclient`), HTTP/2, `/healthz`, `/metrics`, a rate limit answered with
 //! `429`, a bad configuration file, Redis, `--layers none`, and a clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+#[path = "support/gateway.rs"]
+mod gateway_support;
+
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use gateway_support::Gateway;
+
 /// How long one client command may run.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The running gateway, killed (by its id) and reaped when dropped, like
-/// `testkit::ChildGuard` — but keeping the `Child` so a test can read its exit status.
-struct Gateway {
-    child: Child,
-    https: SocketAddr,
-    turn: SocketAddr,
-    banner: Vec<String>,
-}
-
-impl Gateway {
-    /// Starts the gateway on port 0 for HTTPS and TURN with `args` after them, and reads
-    /// its banner up to the `turnutils_uclient` command.
-    fn start(args: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
-        command
-            .args(["--https", "127.0.0.1:0", "--turn", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env_remove("TWILIO_AUTH_TOKEN");
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the gateway");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut banner = Vec::new();
-        while !banner
-            .last()
-            .is_some_and(|l: &String| l.trim_start().starts_with("turnutils_uclient "))
-        {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => banner.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("no banner ending with a turnutils_uclient command: {banner:?}");
-                }
-            }
-        }
-        let first = &banner[0];
-        let rest = first
-            .strip_prefix("gateway listening on https://")
-            .unwrap_or_else(|| panic!("machine-readable first line: {first}"));
-        let (https, turn) = rest.split_once(" turn udp://").expect("both addresses");
-        let https: SocketAddr = https.parse().expect("an HTTPS address");
-        let turn: SocketAddr = turn.parse().expect("a TURN address");
-        assert_ne!(https.port(), 0, "the banner shows the real port");
-        assert_ne!(turn.port(), 0, "the banner shows the real port");
-        Self {
-            child,
-            https,
-            turn,
-            banner,
-        }
-    }
-
-    /// The banner's command line starting with `prefix` (after the indentation).
-    fn command(&self, prefix: &str) -> Vec<String> {
-        self.banner
-            .iter()
-            .map(|line| line.trim().to_owned())
-            .filter(|line| line.starts_with(prefix))
-            .collect()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.https)
-    }
-
-    /// Waits up to `timeout` for the process to exit.
-    fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("wait for the gateway") {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs `program` with `args`, killing it after [`CLIENT_TIMEOUT`]; returns its exit status
 /// and everything it wrote (stdout, then stderr).

@@ -71,8 +71,10 @@
 //!   (5 ms by default) plus scheduling: when Redis is slow, down or being reconnected to,
 //!   the [`FailurePolicy`] answers. Reconnections run in the background on the tokio
 //!   runtime that built the store, at most one at a time, with an exponential backoff from
-//!   50 ms to 1 s; a check never waits for one. A connection is replaced after an I/O
-//!   error, a `READONLY` reply (a failover) or 8 timeouts in a row.
+//!   50 ms to 500 ms (so the fleet shares its limits again within about half a second of
+//!   Redis returning, however long it was away); a check never waits for one. A
+//!   connection is replaced after an I/O error, a `READONLY` reply (a failover) or 8
+//!   timeouts in a row.
 //! - **Failure policy.** [`FailurePolicy::FailOpen`] (the default) answers from a local
 //!   in-memory [`Limiter`] with the same quota and bounded capacity: while Redis is down,
 //!   each instance enforces the quota on its own, so a fleet of N allows up to N times the
@@ -110,7 +112,9 @@ pub const MAX_PREFIX_LEN: usize = 256;
 pub const UNAVAILABLE_RETRY_AFTER: Duration = MAX_BACKOFF;
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between reconnection attempts: it bounds how long after Redis returns
+/// the store notices (the attempt in flight, cut off by the connect timeout, aside).
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// Consecutive timeouts after which the connection is replaced (a silently dead peer
 /// never returns an error).
 const TIMEOUTS_BEFORE_RECONNECT: u32 = 8;

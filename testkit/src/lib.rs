@@ -1,7 +1,8 @@
 //! Test helpers shared by the toolkit crates. Not published.
 //!
 //! [`cookie_store`] models a browser's RFC 6265bis cookie store, for tests and simulations
-//! of cookie migrations.
+//! of cookie migrations. [`FaultProxy`] sits between a client and a real server (Redis)
+//! and delays, drops or refuses its traffic on demand.
 //!
 //! Tests that need a real external program (curl, Redis, coturn, openssl, Chromium) look for it
 //! with [`require_program`]. When it is absent the test prints `SKIPPED: <what> not installed`
@@ -24,6 +25,9 @@ use std::time::{Duration, Instant};
 
 pub mod chromium;
 pub mod cookie_store;
+pub mod fault_proxy;
+
+pub use fault_proxy::{Fault, FaultProxy};
 
 /// The environment variable that turns a missing program into a test failure.
 pub const REQUIRE_SERVICES_ENV: &str = "TOOLKIT_REQUIRE_SERVICES";

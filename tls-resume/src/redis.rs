@@ -46,8 +46,10 @@
 //!   connection is a **miss** (a full handshake), counted in [`RedisStoreStats`]; nothing
 //!   is ever returned as an error. Each node reconnects by itself in the background on the
 //!   tokio runtime that built the store, at most one attempt at a time, with an exponential
-//!   backoff from 50 ms to 1 s; a call never waits for one. A connection is replaced after
-//!   an I/O error, a `READONLY` reply or 8 timeouts in a row.
+//!   backoff from 50 ms to 500 ms (so resumption across instances returns within about
+//!   half a second of the node returning, however long it was away); a call never waits
+//!   for one. A connection is replaced after an I/O error, a `READONLY` reply or 8
+//!   timeouts in a row.
 //! - **Write-behind.** [`SharedStore::put`] (called by rustls inside the handshake) only
 //!   queues the write in a bounded queue ([`RedisStoreBuilder::queue_capacity`]) and
 //!   returns; a background task writes it, one write at a time, each within the budget
@@ -103,7 +105,9 @@ pub const MAX_PREFIX_LEN: usize = 256;
 pub const MAX_PREFETCH_IDENTITIES: usize = 4;
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between reconnection attempts: it bounds how long after Redis returns
+/// the store notices (the attempt in flight, cut off by the connect timeout, aside).
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// Consecutive timeouts after which a connection is replaced (a silently dead peer never
 /// returns an error).
 const TIMEOUTS_BEFORE_RECONNECT: u32 = 8;
