@@ -3,70 +3,58 @@
 //! twice, `turnutils_uclient`), HTTP/2, `/healthz`, `/metrics`, a rate limit answered with
 //! `429`, a bad configuration file, Redis, `--layers none`, and a clean exit on SIGTERM.
 
+#[path = "support/clients.rs"]
+mod clients;
 #[path = "support/gateway.rs"]
 mod gateway_support;
+#[path = "support/uclient.rs"]
+mod uclient;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use clients::run_bounded;
 use gateway_support::Gateway;
+use uclient::{Totals, totals, uclient_args};
 
 /// How long one client command may run.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Runs `program` with `args`, killing it after [`CLIENT_TIMEOUT`]; returns its exit status
-/// and everything it wrote (stdout, then stderr).
-fn run_bounded(program: &str, args: &[&str]) -> (ExitStatus, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {program}: {e}"));
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the client") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{program} {args:?} ran longer than {CLIENT_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    (status, out.join().unwrap() + &err.join().unwrap())
-}
-
 /// Runs a banner command line with `sh -c`.
 fn run_shell(line: &str) -> (ExitStatus, String) {
-    run_bounded("sh", &["-c", line])
+    run_bounded("sh", &["-c", line], CLIENT_TIMEOUT)
 }
 
-/// `curl -sk` with `args`, printing the status code last (`-w`).
-fn curl(args: &[&str]) -> (u16, String) {
-    let mut all = vec!["-sS", "-k", "-w", "\n%{http_code}"];
+/// `curl -sS -k` with `args`; asserts that it exits 0 and returns what it printed.
+fn curl_output(args: &[&str]) -> String {
+    let mut all = vec!["-sS", "-k"];
     all.extend_from_slice(args);
-    let (status, output) = run_bounded("curl", &all);
+    let (status, output) = run_bounded("curl", &all, CLIENT_TIMEOUT);
     assert!(status.success(), "curl {args:?}: {status}\n{output}");
+    output
+}
+
+/// `curl -sS -k` with `args`, printing the status code last (`-w`).
+fn curl(args: &[&str]) -> (u16, String) {
+    let mut all = vec!["-w", "\n%{http_code}"];
+    all.extend_from_slice(args);
+    let output = curl_output(&all);
     let (body, code) = output.trim_end().rsplit_once('\n').unwrap_or(("", &output));
     (code.trim().parse().expect("a status code"), body.to_owned())
+}
+
+/// The `__Host-sid` session cookie's value that a request to `url` is given.
+fn new_session(url: &str) -> String {
+    let headers = curl_output(&["-D", "-", "-o", "/dev/null", url]);
+    headers
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: __Host-sid="))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("a __Host-sid cookie:\n{headers}"))
+        .to_owned()
 }
 
 /// The value of the sample `name` (no labels, or with exactly `labels`) in `/metrics`.
@@ -113,8 +101,8 @@ fn banner_commands_work_for_real_and_sigterm_exits_cleanly() {
     assert_eq!(
         uclient,
         [format!(
-            "turnutils_uclient -y -c -n 10 -u alice -w secret -p {} 127.0.0.1",
-            gateway.turn.port()
+            "turnutils_uclient {}",
+            uclient_args(&["-u", "alice", "-w", "secret"], gateway.turn).join(" ")
         )]
     );
     let relay = thread::spawn(move || run_shell(&uclient[0]));
@@ -154,20 +142,14 @@ fn banner_commands_work_for_real_and_sigterm_exits_cleanly() {
 
     // /healthz, HTTP/2, the shop.
     assert_eq!(curl(&[&gateway.url("/healthz")]), (200, "ok\n".to_owned()));
-    let (status, output) = run_bounded(
-        "curl",
-        &[
-            "-sS",
-            "-k",
-            "--http2",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_version} %{http_code}",
-            &gateway.url("/healthz"),
-        ],
-    );
-    assert!(status.success(), "{output}");
+    let output = curl_output(&[
+        "--http2",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        &gateway.url("/healthz"),
+    ]);
     assert_eq!(output, "2 200");
     let (code, page) = curl(&[&gateway.url("/shop")]);
     assert_eq!(code, 200);
@@ -176,11 +158,15 @@ fn banner_commands_work_for_real_and_sigterm_exits_cleanly() {
     // 3. turnutils_uclient relayed every message through the TURN port.
     let (status, output) = relay.join().unwrap();
     assert!(status.success(), "{output}");
-    assert!(
-        output.contains("tot_send_msgs=20, tot_recv_msgs=20"),
+    assert_eq!(
+        totals(&output),
+        Some(Totals {
+            sent: 20,
+            received: 20,
+            lost: 0
+        }),
         "{output}"
     );
-    assert!(output.contains("Total lost packets 0 "), "{output}");
 
     // /metrics: every crate's counters, counting what just happened.
     let (code, metrics) = curl(&[&gateway.url("/metrics")]);
@@ -293,30 +279,11 @@ fn rate_limit_answers_429_with_retry_after_and_keys_sessions_apart() {
     );
 
     // A session first (one request from this address): the cookie is `__Host-sid`.
-    let (status, headers) = run_bounded(
-        "curl",
-        &[
-            "-sS",
-            "-k",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            &gateway.url("/shop/cart/add?item=tea"),
-        ],
-    );
-    assert!(status.success(), "{headers}");
-    let cookie = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: __Host-sid="))
-        .and_then(|rest| rest.split(';').next())
-        .unwrap_or_else(|| panic!("a __Host-sid cookie:\n{headers}"))
-        .to_owned();
+    let cookie = new_session(&gateway.url("/shop/cart/add?item=tea"));
 
     // The address's burst of 3 is spent by the fourth request: 429, with Retry-After.
     let url = gateway.url("/");
-    let (status, output) = run_bounded("curl", &["-sS", "-k", "-i", &url, &url, &url, &url]);
-    assert!(status.success(), "{output}");
+    let output = curl_output(&["-i", &url, &url, &url, &url]);
     let limited = output
         .split("HTTP/")
         .filter(|response| response.starts_with("2 429"))
@@ -369,25 +336,19 @@ fn layers_none_serves_the_same_app_without_the_toolkit_layers() {
         gateway.banner
     );
     let url = gateway.url("/");
-    let (status, output) = run_bounded(
-        "curl",
-        &[
-            "-sS",
-            "-k",
-            "-w",
-            "%{http_code} ",
-            "-o",
-            "/dev/null",
-            &url,
-            "-o",
-            "/dev/null",
-            &url,
-            "-o",
-            "/dev/null",
-            &url,
-        ],
-    );
-    assert!(status.success(), "{output}");
+    let output = curl_output(&[
+        "-w",
+        "%{http_code} ",
+        "-o",
+        "/dev/null",
+        &url,
+        "-o",
+        "/dev/null",
+        &url,
+        "-o",
+        "/dev/null",
+        &url,
+    ]);
     assert_eq!(output, "200 200 200 ", "no rate limit");
     // The IVR is only served behind its signature layer: absent here.
     let (code, _) = curl(&["-X", "POST", "-d", "Digits=1", &gateway.url("/voice/next/")]);
@@ -419,38 +380,14 @@ fn a_legacy_sid_cookie_is_migrated_to_host_sid() {
         return;
     };
     let gateway = Gateway::start(&[]);
-    let (status, headers) = run_bounded(
-        "curl",
-        &[
-            "-sS",
-            "-k",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            &gateway.url("/shop/login?user=alice"),
-        ],
-    );
-    assert!(status.success(), "{headers}");
-    let id = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: __Host-sid="))
-        .and_then(|rest| rest.split(';').next())
-        .expect("a session")
-        .to_owned();
+    let id = new_session(&gateway.url("/shop/login?user=alice"));
     // The browser still sends the old name (and a stale one first): one live session.
-    let (status, output) = run_bounded(
-        "curl",
-        &[
-            "-sS",
-            "-k",
-            "-i",
-            "-H",
-            &format!("Cookie: sid=00000000000000000000000000000000; sid={id}"),
-            &gateway.url("/shop"),
-        ],
-    );
-    assert!(status.success(), "{output}");
+    let output = curl_output(&[
+        "-i",
+        "-H",
+        &format!("Cookie: sid=00000000000000000000000000000000; sid={id}"),
+        &gateway.url("/shop"),
+    ]);
     assert!(output.contains("logged in as alice"), "{output}");
     assert!(
         output.contains(&format!("set-cookie: __Host-sid={id}; Path=/; Secure")),

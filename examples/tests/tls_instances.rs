@@ -3,12 +3,16 @@
 //! through a real `redis-server`; and the control without shared state, where the other
 //! instance cannot resume (incident 4's 1/N).
 
-use std::io::{Read, Write};
+#[path = "support/clients.rs"]
+mod clients;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clients::{collect, run_bounded};
 use testkit::ChildGuard;
 
 /// Every client run is bounded by this (each takes about 1 s: stdin stays open that long).
@@ -68,35 +72,6 @@ fn session_file(name: &str) -> PathBuf {
     path
 }
 
-/// Waits for `child` for at most [`CLIENT_TIMEOUT`] and returns its stdout then stderr.
-fn collect(mut child: std::process::Child, what: &str) -> String {
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    loop {
-        if child.try_wait().expect("wait for the client").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} ran longer than {CLIENT_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    out.join().unwrap() + &err.join().unwrap()
-}
-
 /// `(printf 'GET / HTTP/1.0\r\n\r\n'; sleep 1) | openssl s_client -connect 127.0.0.1:PORT
 /// FLAGS`: stdin stays open for a second (with `</dev/null` s_client exits before TLS 1.3
 /// tickets arrive and writes no `-sess_out` file). Returns everything it printed.
@@ -117,7 +92,7 @@ fn s_client(openssl: &Path, port: u16, flags: &[&str], session: (&str, &Path)) -
         thread::sleep(STDIN_OPEN);
         drop(stdin);
     });
-    let output = collect(child, "openssl s_client");
+    let (_, output) = collect(child, "openssl s_client", CLIENT_TIMEOUT);
     feeder.join().unwrap();
     output
 }
@@ -165,15 +140,7 @@ fn banner_commands_resume_a_tls12_session_id_on_another_instance() {
     let server = start_server(2, &[]);
     let mut outputs = Vec::new();
     for command in &server.commands {
-        let child = Command::new(&sh)
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the banner's command");
-        outputs.push(collect(child, command));
+        outputs.push(run_bounded(&sh, &["-c", command], CLIENT_TIMEOUT).1);
     }
     assert_handshake(&outputs[0], "New", "TLSv1.2", 1, server.ports[0]);
     assert_handshake(&outputs[1], "Reused", "TLSv1.2", 2, server.ports[1]);

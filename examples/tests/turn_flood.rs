@@ -8,6 +8,9 @@
 //! holds more than the one authenticated client; the relay echoes every ping during the
 //! flood (a ping may be resent, UDP being UDP) and after it without a loss.
 
+#[path = "support/turn_client.rs"]
+mod turn_client;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -17,6 +20,7 @@ use examples::turn::{Limits, UdpTurn};
 use tokio::net::UdpSocket;
 use turn_auth::stun::{AttrType, Class, Message, MessageBuilder, Method, TransactionId};
 use turn_auth::{NonceManager, NonceSecret, StaticUsers, TurnAuthLayer};
+use turn_client::noise;
 use webrtc_util::Conn;
 
 const REALM: &str = "example.org";
@@ -28,18 +32,6 @@ const WAVE: usize = 200;
 const RESEND: Duration = Duration::from_millis(250);
 /// Sends per request before a flooding port gives up.
 const TRIES: usize = 8;
-
-/// A deterministic stream of bytes (xorshift).
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
 
 fn transaction(n: u64, step: u8) -> TransactionId {
     let mut id = [step; 12];
@@ -187,33 +179,10 @@ async fn a_flood_of_unauthenticated_allocates_leaves_state_bounded_and_relays_wo
 
     let started = Instant::now();
     // The authenticated client and its echoing peer.
-    let conn = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let client = turn::client::Client::new(turn::client::ClientConfig {
-        stun_serv_addr: server.to_string(),
-        turn_serv_addr: server.to_string(),
-        username: "alice".into(),
-        password: "secret".into(),
-        realm: REALM.into(),
-        software: String::new(),
-        rto_in_ms: 0,
-        conn,
-        vnet: None,
-    })
-    .await
-    .unwrap();
-    client.listen().await.unwrap();
+    let (client, _) = turn_client::alice(server, REALM).await;
     let relay = client.allocate().await.expect("allocate with alice/secret");
     let relay_addr = relay.local_addr().unwrap();
-    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let peer_addr = peer.local_addr().unwrap();
-    let echo = tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let (len, from) = peer.recv_from(&mut buf).await.unwrap();
-            assert_eq!(from, relay_addr, "the peer sees only the relayed address");
-            peer.send_to(&buf[..len], from).await.unwrap();
-        }
-    });
+    let (peer_addr, echo) = turn_client::echo_peer(relay_addr).await;
     assert_eq!(echoed(&relay, peer_addr, b"before").await, 1);
     assert_eq!((stats.allocations(), layer.allocations()), (1, 1));
 

@@ -2,16 +2,23 @@
 //! coturn's `turnutils_uclient` (static and REST credentials, a wrong password) and the
 //! webrtc-rs `turn` client (refreshing across nonce expiry), then throws garbage at it.
 
-use std::io::Read;
+#[path = "support/clients.rs"]
+mod clients;
+#[path = "support/turn_client.rs"]
+mod turn_client;
+#[path = "support/uclient.rs"]
+mod uclient;
+
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clients::run_bounded;
 use testkit::ChildGuard;
 use turn_auth::stun::{AttrType, Class, Message, MessageBuilder, Method, TransactionId};
+use turn_client::noise;
+use uclient::{Totals, totals, uclient_args};
 use webrtc_util::Conn;
 
 /// Every external client run is bounded by this.
@@ -55,96 +62,6 @@ fn start_server_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Ser
     }
 }
 
-/// Runs `program` with `args`, killing it after [`CLIENT_TIMEOUT`]; returns its exit status
-/// and everything it wrote (stdout, then stderr).
-fn run_bounded(program: &Path, args: &[String]) -> (ExitStatus, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the client");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the client") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} {args:?} ran longer than {CLIENT_TIMEOUT:?}",
-                program.display()
-            );
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let output = out.join().unwrap() + &err.join().unwrap();
-    (status, output)
-}
-
-/// The totals `turnutils_uclient` reports at the end of a run.
-#[derive(Debug, PartialEq, Eq)]
-struct Totals {
-    sent: u64,
-    received: u64,
-    lost: u64,
-}
-
-/// Finds `4: : start_mclient: tot_send_msgs=20, tot_recv_msgs=20` and
-/// `4: : Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)`.
-fn totals(output: &str) -> Option<Totals> {
-    let number_after = |line: &str, key: &str| -> Option<u64> {
-        let rest = &line[line.find(key)? + key.len()..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    };
-    let mut sent = None;
-    let mut received = None;
-    let mut lost = None;
-    for line in output.lines() {
-        // The per-interval lines carry `msz=`; the final totals do not.
-        if line.contains("start_mclient: tot_send_msgs=") {
-            sent = number_after(line, "tot_send_msgs=");
-            received = number_after(line, "tot_recv_msgs=");
-        }
-        if line.contains("Total lost packets ") {
-            lost = number_after(line, "Total lost packets ");
-        }
-    }
-    Some(Totals {
-        sent: sent?,
-        received: received?,
-        lost: lost?,
-    })
-}
-
-fn uclient_args(credentials: &[&str], server: SocketAddr) -> Vec<String> {
-    ["-y", "-c", "-n", "10"]
-        .iter()
-        .chain(credentials)
-        .map(|s| (*s).to_owned())
-        .chain([
-            "-p".to_owned(),
-            server.port().to_string(),
-            server.ip().to_string(),
-        ])
-        .collect()
-}
-
 #[test]
 fn uclient_relays_between_two_clients_with_static_credentials() {
     let Some(uclient) = testkit::require_program("turnutils_uclient") else {
@@ -158,7 +75,7 @@ fn uclient_relays_between_two_clients_with_static_credentials() {
         format!("turnutils_uclient {}", args.join(" "))
     );
 
-    let (status, output) = run_bounded(&uclient, &args);
+    let (status, output) = run_bounded(&uclient, &args, CLIENT_TIMEOUT);
     assert!(status.success(), "{status}\n{output}");
     let totals = totals(&output).unwrap_or_else(|| panic!("no totals in:\n{output}"));
     // Two clients, ten messages each, every one relayed through the other's allocation.
@@ -183,6 +100,7 @@ fn uclient_relays_with_send_indications() {
     let (status, output) = run_bounded(
         &uclient,
         &uclient_args(&["-s", "-u", "alice", "-w", "secret"], server.addr),
+        CLIENT_TIMEOUT,
     );
     assert!(status.success(), "{status}\n{output}");
     let totals = totals(&output).unwrap_or_else(|| panic!("no totals in:\n{output}"));
@@ -197,14 +115,14 @@ fn uclient_relays_with_rest_credentials() {
     let server = start_server(&["--rest-secret", "north"]);
     // `-W`: the client mints `<now + 1 day>:alice` and its HMAC password itself.
     let args = uclient_args(&["-W", "north", "-u", "alice"], server.addr);
-    let (status, output) = run_bounded(&uclient, &args);
+    let (status, output) = run_bounded(&uclient, &args, CLIENT_TIMEOUT);
     assert!(status.success(), "{status}\n{output}");
     let totals = totals(&output).unwrap_or_else(|| panic!("no totals in:\n{output}"));
     assert_eq!((totals.received, totals.lost), (20, 0), "{output}");
 
     // A different secret mints passwords the server refuses.
     let args = uclient_args(&["-W", "south", "-u", "alice"], server.addr);
-    let (status, output) = run_bounded(&uclient, &args);
+    let (status, output) = run_bounded(&uclient, &args, CLIENT_TIMEOUT);
     assert!(!status.success(), "{output}");
     assert!(output.contains("Cannot complete Allocation"), "{output}");
 }
@@ -218,6 +136,7 @@ fn uclient_with_a_wrong_password_cannot_allocate() {
     let (status, output) = run_bounded(
         &uclient,
         &uclient_args(&["-u", "alice", "-w", "wrong"], server.addr),
+        CLIENT_TIMEOUT,
     );
     assert!(!status.success(), "the client reports failure: {output}");
     assert!(output.contains("Cannot complete Allocation"), "{output}");
@@ -228,6 +147,7 @@ fn uclient_with_a_wrong_password_cannot_allocate() {
     let (status, output) = run_bounded(
         &uclient,
         &uclient_args(&["-u", "alice", "-w", "secret"], server.addr),
+        CLIENT_TIMEOUT,
     );
     assert!(status.success(), "{output}");
 }
@@ -331,22 +251,7 @@ fn webrtc_rs_client_keeps_relaying_across_nonce_expiry_and_refreshes() {
 /// Allocates with webrtc-rs, then for ~8 s sends a datagram a second to an echoing peer
 /// through the relay and waits for the echo. Returns how many came back.
 async fn relay_through_webrtc_rs(server: SocketAddr) -> usize {
-    let conn = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let local = conn.local_addr().unwrap();
-    let client = turn::client::Client::new(turn::client::ClientConfig {
-        stun_serv_addr: server.to_string(),
-        turn_serv_addr: server.to_string(),
-        username: "alice".into(),
-        password: "secret".into(),
-        realm: "example.org".into(),
-        software: String::new(),
-        rto_in_ms: 0,
-        conn,
-        vnet: None,
-    })
-    .await
-    .unwrap();
-    client.listen().await.unwrap();
+    let (client, local) = turn_client::alice(server, "example.org").await;
     let relay = client.allocate().await.expect("allocate with alice/secret");
     let relay_addr = relay.local_addr().unwrap();
     assert_eq!(relay_addr.ip(), server.ip(), "relayed on the listening IP");
@@ -354,17 +259,8 @@ async fn relay_through_webrtc_rs(server: SocketAddr) -> usize {
     // An unauthenticated Binding request through the same client.
     assert_eq!(client.send_binding_request().await.unwrap(), local);
 
-    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let peer_addr = peer.local_addr().unwrap();
-    let echo = tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let (len, from) = peer.recv_from(&mut buf).await.unwrap();
-            // Everything the peer sees comes from the relayed address.
-            assert_eq!(from, relay_addr);
-            peer.send_to(&buf[..len], from).await.unwrap();
-        }
-    });
+    // Everything the peer sees comes from the relayed address.
+    let (peer_addr, echo) = turn_client::echo_peer(relay_addr).await;
 
     let mut relayed = 0;
     let mut buf = vec![0u8; 2048];
@@ -391,18 +287,6 @@ async fn relay_through_webrtc_rs(server: SocketAddr) -> usize {
     relay.close().await.unwrap();
     client.close().await.unwrap();
     relayed
-}
-
-/// A deterministic stream of bytes (xorshift).
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
 }
 
 fn binding_request(id: u8) -> Vec<u8> {

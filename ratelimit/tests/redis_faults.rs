@@ -1,23 +1,23 @@
 //! The Redis backend under load while Redis fails: a real `redis-server` behind a
-//! [`FaultProxy`], two fail-open stores and one fail-closed store sharing it, and tasks
-//! checking keys throughout. Redis is killed (by pid), restarted on its port, made slower
+//! [`FaultProxy`](testkit::FaultProxy), two fail-open stores and one fail-closed store
+//! sharing it, and tasks checking keys throughout. Redis is killed (by pid), restarted on its port, made slower
 //! than the budget, blackholed and refused, with normal service in between.
 //!
 //! Asserted in every phase: no fail-open check returns anything but its quota's answer
 //! (`Ok`, or `Limited` for [`LimitedReason::Quota`]); a fail-closed check refuses only with
 //! the documented [`LimitedReason::BackendUnavailable`]; every check answers within
 //! [`HANG`]. After each fault is lifted, one limit is shared by the two fail-open stores
-//! again within [`RECOVERY`] (the measured times are printed).
+//! again within a second ([`SCRIPT`], run by `testkit::redis_faults`; the measured times
+//! are printed).
 
 use std::num::NonZeroU32;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ratelimit::redis::{FailurePolicy, RedisStore, UNAVAILABLE_RETRY_AFTER};
 use ratelimit::{Backend, LimitedReason, Quota};
-use testkit::{ChildGuard, Fault, FaultProxy};
+use testkit::redis_faults::{FaultScript, RedisBehindProxy, SharedTier};
 
 /// The per-check budget. Above the crate's 5 ms default so that a loaded 2-core CI
 /// machine does not fall back during the *normal* phases, which would only delay the
@@ -30,17 +30,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 /// waits for Redis beyond its budget, or for a reconnection, blows through it; a slow CI
 /// machine does not come near it. Not a performance assertion.
 const HANG: Duration = Duration::from_millis(550);
-/// How soon after Redis returns one limit must be shared again (the issue's "within a
-/// second").
-const RECOVERY: Duration = Duration::from_secs(1);
-/// A delay well beyond the budget (the connection's own response timeout is 250 ms: the
-/// replies still arrive, late, so this exercises the budget, not an I/O error).
-const SLOW: Duration = Duration::from_millis(200);
-/// How long each fault lasts under load.
-const FAULT_TIME: Duration = Duration::from_millis(1200);
-/// How long Redis stays dead: long enough for the reconnection backoff to reach its cap
-/// (50 + 100 + 200 + 400 + 800 ms), so recovery is bounded by the cap, not by luck.
-const OUTAGE: Duration = Duration::from_millis(2500);
+/// The fault script: one limit must be shared again within 1 s of Redis returning (the
+/// issue's "within a second"); replies are delayed 200 ms, well beyond the budget (the
+/// connection's own response timeout is 250 ms: the replies still arrive, late, so this
+/// exercises the budget, not an I/O error); each fault lasts 1.2 s under load; Redis
+/// stays dead, or refused, 2.5 s: long enough for the reconnection backoff to reach its
+/// cap (50 + 100 + 200 + 400 + 800 ms), so recovery is bounded by the cap, not by luck.
+const SCRIPT: FaultScript = FaultScript {
+    fault_time: Duration::from_millis(1200),
+    outage: Duration::from_millis(2500),
+    ..FaultScript::DEFAULT
+};
 /// Tasks checking keys per store.
 const TASKS_PER_STORE: usize = 3;
 
@@ -110,82 +110,58 @@ async fn load(store: RedisStore, task: usize, stop: Arc<AtomicBool>, seen: Arc<L
     }
 }
 
-/// Whether one limit is shared by `a` and `b` right now: `a` spends a fresh key's burst,
-/// then `b` must be refused by the quota. Only Redis can tell `b` (the local fallbacks
-/// never saw the key), so there is no false positive.
-async fn shared(a: &RedisStore, b: &RedisStore, probe: u64, burst: u32) -> bool {
-    let key = format!("probe-{probe}");
-    for _ in 0..burst {
-        if a.check(key.as_bytes()).await.is_err() {
-            return false;
-        }
-    }
-    matches!(b.check(key.as_bytes()).await, Err(l) if l.reason() == LimitedReason::Quota)
-}
-
-/// Polls [`shared`] from `since` until it holds; returns how long after `since` it did.
-///
-/// # Panics
-///
-/// When it still does not hold [`RECOVERY`] after `since` (a few probes more are let
-/// through first, so the message shows the time it took).
-async fn recovery(
-    a: &RedisStore,
-    b: &RedisStore,
-    probes: &mut u64,
+/// The two fail-open stores, probed by [`FaultScript`], and the fail-closed load whose
+/// `BackendUnavailable` refusals must grow while Redis is down.
+struct Tier<'a> {
+    a: &'a RedisStore,
+    b: &'a RedisStore,
     burst: u32,
-    since: Instant,
-    what: &str,
-) -> Duration {
-    let give_up = since + RECOVERY * 5;
-    loop {
-        *probes += 1;
-        if shared(a, b, *probes, burst).await {
-            let took = since.elapsed();
-            println!("{what}: one limit shared again after {took:?}");
-            assert!(
-                took <= RECOVERY,
-                "{what}: shared again only after {took:?}: A {:?}, B {:?}",
-                a.stats(),
-                b.stats()
-            );
-            return took;
+    probes: u64,
+    closed_load: &'a Load,
+    unavailable: u64,
+}
+
+impl SharedTier for Tier<'_> {
+    /// Whether one limit is shared by `a` and `b` right now: `a` spends a fresh key's
+    /// burst, then `b` must be refused by the quota. Only Redis can tell `b` (the local
+    /// fallbacks never saw the key), so there is no false positive.
+    async fn shared(&mut self) -> bool {
+        self.probes += 1;
+        let key = format!("probe-{}", self.probes);
+        for _ in 0..self.burst {
+            if self.a.check(key.as_bytes()).await.is_err() {
+                return false;
+            }
         }
+        matches!(self.b.check(key.as_bytes()).await, Err(l) if l.reason() == LimitedReason::Quota)
+    }
+
+    fn timeouts(&self) -> u64 {
+        self.a.stats().timeouts
+    }
+
+    fn describe(&self) -> String {
+        format!("A {:?}, B {:?}", self.a.stats(), self.b.stats())
+    }
+
+    fn before_kill(&mut self) {
+        self.unavailable = self.closed_load.closed_unavailable.load(Ordering::Relaxed);
+    }
+
+    fn while_dead(&mut self) {
         assert!(
-            Instant::now() < give_up,
-            "{what}: not shared again after {:?}: A {:?}, B {:?}",
-            since.elapsed(),
-            a.stats(),
-            b.stats()
+            self.closed_load.closed_unavailable.load(Ordering::Relaxed) > self.unavailable,
+            "fail-closed refuses while Redis is down"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Returns as soon as the proxy closes a connection (a store's reconnection attempt
-/// was just refused), for at most 2 s.
-async fn just_after_an_attempt(proxy: &FaultProxy) {
-    let closed = proxy.stats().closed;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while proxy.stats().closed == closed && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-fn start_redis(program: &Path, port: u16) -> ChildGuard {
-    testkit::start_redis_on(program, port).expect("redis-server started on its port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_under_load_survive_every_redis_fault_and_sharing_returns_within_a_second() {
-    let Some(program) = testkit::require_program("redis-server") else {
+    let Some(mut redis) = RedisBehindProxy::start().await else {
         return;
     };
-    let (port, server) = testkit::start_redis(&program);
-    let proxy = FaultProxy::start(([127, 0, 0, 1], port).into())
-        .await
-        .unwrap();
-    let url = format!("redis://{}/", proxy.addr());
+    let url = redis.url();
     // 5 at once, one more a minute: nothing is earned back during the test.
     let burst = 5;
     let quota = Quota::per_minute(nz(1)).with_burst(nz(burst));
@@ -221,71 +197,17 @@ async fn checks_under_load_survive_every_redis_fault_and_sharing_returns_within_
         }
     }
     let started = Instant::now();
-    let mut probes = 0;
-    let mut recoveries = Vec::new();
+    let mut tier = Tier {
+        a: &a,
+        b: &b,
+        burst,
+        probes: 0,
+        closed_load: &closed_load,
+        unavailable: 0,
+    };
+    let recoveries = SCRIPT.run(&mut tier, &mut redis).await;
 
-    // Normal: shared at once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    recovery(&a, &b, &mut probes, burst, Instant::now(), "normal").await;
-    let unavailable = closed_load.closed_unavailable.load(Ordering::Relaxed);
-
-    // 1. Killed (the process, by its id, reaped), then restarted on the same port.
-    drop(server);
-    tokio::time::sleep(OUTAGE).await;
-    assert!(!shared(&a, &b, 0, burst).await, "no sharing without Redis");
-    assert!(
-        closed_load.closed_unavailable.load(Ordering::Relaxed) > unavailable,
-        "fail-closed refuses while Redis is down"
-    );
-    let _server = start_redis(&program, port);
-    let back = Instant::now();
-    recoveries.push((
-        "restarted",
-        recovery(&a, &b, &mut probes, burst, back, "restart").await,
-    ));
-
-    // 2. Replies delayed beyond the budget.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    proxy.set(Fault::Delay(SLOW));
-    tokio::time::sleep(FAULT_TIME).await;
-    assert!(a.stats().timeouts >= 1, "{:?}", a.stats());
-    proxy.set(Fault::PassThrough);
-    let back = Instant::now();
-    recoveries.push((
-        "delay",
-        recovery(&a, &b, &mut probes, burst, back, "delay").await,
-    ));
-
-    // 3. A black hole: the open connections go silent for good, new ones are never
-    //    answered; only the stores' own timeouts can tell.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let timeouts = a.stats().timeouts;
-    proxy.set(Fault::Blackhole);
-    tokio::time::sleep(FAULT_TIME).await;
-    assert!(a.stats().timeouts > timeouts, "{:?}", a.stats());
-    proxy.set(Fault::PassThrough);
-    let back = Instant::now();
-    recoveries.push((
-        "blackhole",
-        recovery(&a, &b, &mut probes, burst, back, "blackhole").await,
-    ));
-
-    // 4. Refused: every connection closed at once, for long enough that the reconnection
-    //    backoff reaches its cap; lifted just after an attempt was refused, the worst
-    //    moment: recovery then waits for a whole capped backoff.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    proxy.set(Fault::Refuse);
-    tokio::time::sleep(OUTAGE).await;
-    just_after_an_attempt(&proxy).await;
-    proxy.set(Fault::PassThrough);
-    let back = Instant::now();
-    recoveries.push((
-        "refused",
-        recovery(&a, &b, &mut probes, burst, back, "refuse").await,
-    ));
-
-    // Normal again for a while, then every task must stop promptly.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every task must stop promptly.
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         tokio::time::timeout(HANG, task)
@@ -306,7 +228,7 @@ async fn checks_under_load_survive_every_redis_fault_and_sharing_returns_within_
         a.stats(),
         b.stats(),
         closed.stats(),
-        proxy.stats()
+        redis.proxy.stats()
     );
     assert_eq!(
         open_load.open_errors.load(Ordering::Relaxed),

@@ -2,7 +2,9 @@
 //!
 //! [`cookie_store`] models a browser's RFC 6265bis cookie store, for tests and simulations
 //! of cookie migrations. [`FaultProxy`] sits between a client and a real server (Redis)
-//! and delays, drops or refuses its traffic on demand.
+//! and delays, drops or refuses its traffic on demand; [`redis_faults`] runs the fault
+//! script (kill, restart, delay, black hole, refuse, and recovery polling) of the
+//! Redis-backed crates' fault tests through one.
 //!
 //! Tests that need a real external program (curl, Redis, coturn, openssl, Chromium) look for it
 //! with [`require_program`]. When it is absent the test prints `SKIPPED: <what> not installed`
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 pub mod chromium;
 pub mod cookie_store;
 pub mod fault_proxy;
+pub mod redis_faults;
 
 pub use fault_proxy::{Fault, FaultProxy};
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::server::StoresServerSessions;
+use support::greeting::connect;
 use testkit::ChildGuard;
 use tls_resume::redis::{RedisStore, RedisStoreBuilder, rendezvous};
 use tls_resume::session_cache::{MAX_KEY_LEN, SessionCache, SharedStore};
@@ -492,7 +493,6 @@ impl Instance {
     ) -> Self {
         use tls_resume::acceptor::ResumingAcceptor;
         use tls_resume::redis::RedisPrefetch;
-        use tokio::io::AsyncWriteExt;
 
         let redis = builder(nodes)
             .timeout(budget)
@@ -508,20 +508,7 @@ impl Instance {
         let acceptor = ResumingAcceptor::new(Arc::new(config))
             .with_prefetch(RedisPrefetch::new(redis.clone(), cache.clone()))
             .with_prefetch_timeout((2 * budget).min(PATIENT));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut tls) = acceptor.accept(tcp).await {
-                        // Flushes the TLS 1.3 tickets too.
-                        let _ = tls.write_all(b"hello").await;
-                        let _ = tls.shutdown().await;
-                    }
-                });
-            }
-        });
+        let (addr, task) = support::greeting::serve(acceptor).await;
         Self {
             addr,
             redis,
@@ -538,23 +525,6 @@ impl Instance {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-}
-
-/// Connects, reads the greeting to the end (storing any TLS 1.3 tickets) and returns the
-/// client's handshake kind.
-async fn connect(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> rustls::HandshakeKind {
-    use tokio::io::AsyncReadExt;
-
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(config.clone())
-        .connect(name, tcp)
-        .await
-        .expect("client handshake");
-    let mut greeting = Vec::new();
-    tls.read_to_end(&mut greeting).await.unwrap();
-    assert_eq!(greeting, b"hello");
-    tls.get_ref().1.handshake_kind().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,29 +1,28 @@
 //! Two TLS instances sharing sessions through one real `redis-server` behind a
-//! [`FaultProxy`], under load (clients handshaking with both, resuming when they can,
-//! and direct store calls), while Redis is killed (by pid), restarted on its port, made
-//! slower than the budget, blackholed and refused, with normal service in between.
+//! [`FaultProxy`](testkit::FaultProxy), under load (clients handshaking with both,
+//! resuming when they can, and direct store calls), while Redis is killed (by pid),
+//! restarted on its port, made slower than the budget, blackholed and refused, with normal
+//! service in between.
 //!
 //! Asserted in every phase: every handshake completes, with the greeting read, within
 //! [`HANDSHAKE_HANG`]; every store call answers within [`CALL_HANG`] and none errs (a
 //! failure is a miss, by contract). After each fault is lifted, a session made on one
-//! instance resumes on the other again within [`RECOVERY`] (the measured times are
-//! printed).
+//! instance resumes on the other again within a second ([`SCRIPT`], run by
+//! `testkit::redis_faults`; the measured times are printed).
 
 mod support;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustls::HandshakeKind;
-use testkit::{ChildGuard, Fault, FaultProxy};
+use testkit::redis_faults::{FaultScript, RedisBehindProxy, SharedTier};
 use tls_resume::acceptor::ResumingAcceptor;
 use tls_resume::redis::{RedisPrefetch, RedisStore};
 use tls_resume::session_cache::SessionCache;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The store's per-call budget (the prefetch gets twice it). Above the 20 ms default so
 /// that a loaded 2-core CI machine keeps resuming during the *normal* phases, which the
@@ -38,15 +37,12 @@ const CALL_HANG: Duration = Duration::from_millis(550);
 /// The hang bound of one connection (handshake and greeting): the prefetch budget plus a
 /// generous second, as a debug-build handshake is CPU work on two shared cores.
 const HANDSHAKE_HANG: Duration = Duration::from_millis(1100);
-/// How soon after Redis returns a session must resume across instances again.
-const RECOVERY: Duration = Duration::from_secs(1);
-/// A delay well beyond the budget.
-const SLOW: Duration = Duration::from_millis(200);
-/// How long the delay and black-hole faults last under load.
-const FAULT_TIME: Duration = Duration::from_millis(1000);
-/// How long Redis stays dead or refused: long enough for the reconnection backoff to
-/// reach its cap (50 + 100 + 200 + 400 ms).
-const OUTAGE: Duration = Duration::from_millis(1500);
+/// The fault script ([`FaultScript::DEFAULT`]): a session must resume across instances
+/// again within 1 s of Redis returning; replies are delayed 200 ms, well beyond the budget;
+/// the delay and black-hole faults last 1 s under load; Redis stays dead, or refused,
+/// 1.5 s: long enough for the reconnection backoff to reach its cap (50 + 100 + 200 +
+/// 400 ms).
+const SCRIPT: FaultScript = FaultScript::DEFAULT;
 const TTL: Duration = Duration::from_secs(60);
 
 type Cert = (
@@ -88,20 +84,7 @@ impl Instance {
         let acceptor = ResumingAcceptor::new(Arc::new(config))
             .with_prefetch(RedisPrefetch::new(redis.clone(), cache))
             .with_prefetch_timeout(2 * BUDGET);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut tls) = acceptor.accept(tcp).await {
-                        // Flushes the TLS 1.3 tickets too.
-                        let _ = tls.write_all(b"hello").await;
-                        let _ = tls.shutdown().await;
-                    }
-                });
-            }
-        });
+        let (addr, task) = support::greeting::serve(acceptor).await;
         Self { addr, redis, task }
     }
 
@@ -123,18 +106,7 @@ async fn connect(
     config: &Arc<rustls::ClientConfig>,
 ) -> (HandshakeKind, Duration) {
     let started = Instant::now();
-    let connection = async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = tokio_rustls::TlsConnector::from(config.clone())
-            .connect(name, tcp)
-            .await
-            .expect("the client's handshake succeeds whatever Redis does");
-        let mut greeting = Vec::new();
-        tls.read_to_end(&mut greeting).await.unwrap();
-        assert_eq!(greeting, b"hello");
-        tls.get_ref().1.handshake_kind().unwrap()
-    };
+    let connection = support::greeting::connect(addr, config);
     let kind = tokio::time::timeout(HANDSHAKE_HANG, connection)
         .await
         .unwrap_or_else(|_| panic!("a connection to {addr} took over {HANDSHAKE_HANG:?}"));
@@ -205,64 +177,37 @@ async fn calls(store: RedisStore, task: u32, stop: Arc<AtomicBool>, seen: Arc<Lo
     }
 }
 
-/// Whether a session made on `a` resumes on `b` now (a fresh client each time).
-async fn resumes_across(a: &Instance, b: &Instance, cert: &Cert) -> bool {
-    let client = support::client_config(&cert.0, &[&rustls::version::TLS13]);
-    connect(a.addr, &client).await;
-    a.drained().await;
-    connect(b.addr, &client).await.0 == HandshakeKind::Resumed
+/// The two instances, probed by [`FaultScript`].
+struct Tier<'a> {
+    a: &'a Instance,
+    b: &'a Instance,
+    cert: &'a Cert,
 }
 
-/// Polls [`resumes_across`] until it holds; returns how long after `since` it did.
-async fn recovery(a: &Instance, b: &Instance, cert: &Cert, since: Instant, what: &str) -> Duration {
-    let give_up = since + RECOVERY * 5;
-    loop {
-        if resumes_across(a, b, cert).await {
-            let took = since.elapsed();
-            println!("{what}: resumption across instances again after {took:?}");
-            assert!(
-                took <= RECOVERY,
-                "{what}: resumed across instances only after {took:?}: A {:?}, B {:?}",
-                a.redis.stats(),
-                b.redis.stats()
-            );
-            return took;
-        }
-        assert!(
-            Instant::now() < give_up,
-            "{what}: no resumption across instances after {:?}: A {:?}, B {:?}",
-            since.elapsed(),
-            a.redis.stats(),
-            b.redis.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+impl SharedTier for Tier<'_> {
+    /// Whether a session made on `a` resumes on `b` now (a fresh client each time).
+    async fn shared(&mut self) -> bool {
+        let client = support::client_config(&self.cert.0, &[&rustls::version::TLS13]);
+        connect(self.a.addr, &client).await;
+        self.a.drained().await;
+        connect(self.b.addr, &client).await.0 == HandshakeKind::Resumed
     }
-}
 
-/// Returns as soon as the proxy closes a connection (a reconnection attempt was just
-/// refused), for at most 2 s.
-async fn just_after_an_attempt(proxy: &FaultProxy) {
-    let closed = proxy.stats().closed;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while proxy.stats().closed == closed && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    fn timeouts(&self) -> u64 {
+        self.a.redis.stats().timeouts
     }
-}
 
-fn start_redis(program: &Path, port: u16) -> ChildGuard {
-    testkit::start_redis_on(program, port).expect("redis-server started on its port")
+    fn describe(&self) -> String {
+        format!("A {:?}, B {:?}", self.a.redis.stats(), self.b.redis.stats())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshakes_under_load_survive_every_redis_fault_and_resumption_returns_within_a_second() {
-    let Some(program) = testkit::require_program("redis-server") else {
+    let Some(mut redis) = RedisBehindProxy::start().await else {
         return;
     };
-    let (port, server) = testkit::start_redis(&program);
-    let proxy = FaultProxy::start(([127, 0, 0, 1], port).into())
-        .await
-        .unwrap();
-    let url = format!("redis://{}/", proxy.addr());
+    let url = redis.url();
     let cert = support::make_cert();
     let a = Instance::start(&url, &cert).await;
     let b = Instance::start(&url, &cert).await;
@@ -288,56 +233,13 @@ async fn handshakes_under_load_survive_every_redis_fault_and_resumption_returns_
         )));
     }
     let started = Instant::now();
-    let mut recoveries = Vec::new();
+    let mut tier = Tier {
+        a: &a,
+        b: &b,
+        cert: &cert,
+    };
+    let recoveries = SCRIPT.run(&mut tier, &mut redis).await;
 
-    // Normal: sessions resume across instances.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    recovery(&a, &b, &cert, Instant::now(), "normal").await;
-
-    // 1. Killed (the process, by its id, reaped), then restarted on the same port.
-    drop(server);
-    tokio::time::sleep(OUTAGE).await;
-    assert!(
-        !resumes_across(&a, &b, &cert).await,
-        "no sharing without Redis"
-    );
-    let _server = start_redis(&program, port);
-    let back = Instant::now();
-    recoveries.push(("restarted", recovery(&a, &b, &cert, back, "restart").await));
-
-    // 2. Replies delayed beyond the budget.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    proxy.set(Fault::Delay(SLOW));
-    tokio::time::sleep(FAULT_TIME).await;
-    assert!(a.redis.stats().timeouts >= 1, "{:?}", a.redis.stats());
-    proxy.set(Fault::PassThrough);
-    let back = Instant::now();
-    recoveries.push(("delay", recovery(&a, &b, &cert, back, "delay").await));
-
-    // 3. A black hole: open connections go silent for good, new ones are never answered.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let timeouts = a.redis.stats().timeouts;
-    proxy.set(Fault::Blackhole);
-    tokio::time::sleep(FAULT_TIME).await;
-    assert!(a.redis.stats().timeouts > timeouts, "{:?}", a.redis.stats());
-    proxy.set(Fault::PassThrough);
-    let back = Instant::now();
-    recoveries.push((
-        "blackhole",
-        recovery(&a, &b, &cert, back, "blackhole").await,
-    ));
-
-    // 4. Refused until the backoff is capped; lifted just after an attempt was refused,
-    //    the worst moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    proxy.set(Fault::Refuse);
-    tokio::time::sleep(OUTAGE).await;
-    just_after_an_attempt(&proxy).await;
-    proxy.set(Fault::PassThrough);
-    let back = Instant::now();
-    recoveries.push(("refused", recovery(&a, &b, &cert, back, "refuse").await));
-
-    tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         tokio::time::timeout(HANDSHAKE_HANG, task)
@@ -355,7 +257,7 @@ async fn handshakes_under_load_survive_every_redis_fault_and_resumption_returns_
         started.elapsed(),
         a.redis.stats(),
         b.redis.stats(),
-        proxy.stats()
+        redis.proxy.stats()
     );
     // Every connection completed (`connect` panics otherwise) within its bound, and so did
     // every store call.

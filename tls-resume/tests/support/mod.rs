@@ -1,7 +1,10 @@
 //! In-memory rustls handshakes for the integration tests: a self-signed `localhost`
 //! certificate, server and client configs on the `ring` provider, and a driver that runs
-//! a client and a server connection against each other without sockets.
+//! a client and a server connection against each other without sockets; and, in
+//! [`greeting`], the same over loopback TCP through a `ResumingAcceptor`.
 #![allow(dead_code, unreachable_pub)]
+
+pub mod greeting;
 
 use std::sync::Arc;
 
