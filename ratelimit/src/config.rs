@@ -53,7 +53,7 @@
 //! | `cookie.require_valid` | answer requests without a valid cookie with this status |
 //! | `policies.<name>.per_second` / `per_minute` / `per_hour` | the rate: exactly one, non-zero |
 //! | `policies.<name>.burst` | requests at once (default: the rate's count) |
-//! | `policies.<name>.capacity` | the most keys with a state |
+//! | `policies.<name>.capacity` | the most keys with a state (at most [`MAX_CAPACITY`]) |
 //! | `policies.<name>.overflow` | `"evict-lru"` (default), `"shared-bucket"` or `"reject"` |
 //! | `policies.<name>.backend` | `"memory"` (default) |
 //! | `keyers.<name>.sources` | steps in order: `{ type = "peer-ip" }`, `{ type = "client-ip", trusted = ["10.0.0.0/8"], header = "x-forwarded-for" \| "forwarded" }` (both take `ipv6_prefix`, default 64), `{ type = "header", name = "x-api-key" }`, `{ type = "cookie" }`, `{ type = "route" }`, `{ type = "global" }`, `{ type = "all", of = [ ...sources... ] }` |
@@ -79,6 +79,11 @@ use crate::{Limiter, Overflow, Quota};
 /// The most keyers in one fallback chain, the keyer itself included: a flattened keyer has
 /// at most this many times the sources of the largest keyer.
 pub const MAX_FALLBACK_CHAIN: usize = 8;
+
+/// The largest `capacity` a policy may configure. A policy's table is allocated when its
+/// limiter is built (about 34 bytes per state), so a mistyped capacity would abort the
+/// process on allocation; a hundred million keys (about 3.4 GB) is refused above.
+pub const MAX_CAPACITY: usize = 100_000_000;
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -462,6 +467,15 @@ impl RawPolicy {
             Some(burst) => quota.with_burst(burst),
             None => quota,
         };
+        if self.capacity.get() > MAX_CAPACITY {
+            return Err(ConfigError::InvalidPolicy {
+                policy: name.to_owned(),
+                reason: format!(
+                    "capacity {} is more than {MAX_CAPACITY} keys",
+                    self.capacity
+                ),
+            });
+        }
         Ok(PolicyConfig {
             quota,
             capacity: self.capacity,
