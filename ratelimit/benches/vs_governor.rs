@@ -22,7 +22,8 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
@@ -166,126 +167,96 @@ fn bench(c: &mut Criterion) {
     let zipf_key = |i: u64| zipf_keys[(i as usize) & (ZIPF_SAMPLES - 1)];
 
     for threads in [1u64, 2] {
-        // (a) One hot key.
-        let mut group = c.benchmark_group(format!("hot_key/{threads}_threads"));
-        group.throughput(Throughput::Elements(1));
-        group.measurement_time(Duration::from_secs(3));
-        group.warm_up_time(Duration::from_secs(1));
-        // std's Instant.
+        // (a) One hot key: std's Instant on both, then the TSC on both.
+        let mut group = bench_group(c, "hot_key", threads);
         let limiter = ours(CAPACITY);
-        group.bench_function("ratelimit", |b| {
-            b.iter_custom(|iters| {
-                run(threads, 0, iters, &|_| {
-                    let _ = black_box(limiter.check(black_box(b"hot-key\0")));
-                })
-            });
+        row(&mut group, "ratelimit", threads, &|_| {
+            let _ = black_box(limiter.check(black_box(b"hot-key\0")));
         });
         let limiter = governor_std_clock();
-        group.bench_function("governor_std_clock", |b| {
-            b.iter_custom(|iters| {
-                run(threads, 0, iters, &|_| {
-                    let _ = black_box(limiter.check_key(black_box(&7)));
-                })
-            });
+        row(&mut group, "governor_std_clock", threads, &|_| {
+            let _ = black_box(limiter.check_key(black_box(&7)));
         });
-        // The TSC.
         let limiter = ours_quanta(CAPACITY);
-        group.bench_function("ratelimit_quanta", |b| {
-            b.iter_custom(|iters| {
-                run(threads, 0, iters, &|_| {
-                    let _ = black_box(limiter.check(black_box(b"hot-key\0")));
-                })
-            });
+        row(&mut group, "ratelimit_quanta", threads, &|_| {
+            let _ = black_box(limiter.check(black_box(b"hot-key\0")));
         });
         let limiter = governor();
-        group.bench_function("governor", |b| {
-            b.iter_custom(|iters| {
-                run(threads, 0, iters, &|_| {
-                    let _ = black_box(limiter.check_key(black_box(&7)));
-                })
-            });
+        row(&mut group, "governor", threads, &|_| {
+            let _ = black_box(limiter.check_key(black_box(&7)));
         });
         group.finish();
 
-        // (b) A million keys, Zipf-distributed (s = 1.07).
-        let mut group = c.benchmark_group(format!("zipf_1m/{threads}_threads"));
-        group.throughput(Throughput::Elements(1));
-        group.measurement_time(Duration::from_secs(3));
-        group.warm_up_time(Duration::from_secs(1));
-        let next = AtomicU64::new(0);
-        // std's Instant.
+        // (b) A million keys, Zipf-distributed (s = 1.07); each limiter is dropped before
+        // the next is built, so they do not share the cache.
+        let mut group = bench_group(c, "zipf_1m", threads);
         let limiter = ours(CAPACITY);
-        group.bench_function("ratelimit", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check(&zipf_key(i).to_le_bytes()));
-                })
-            });
+        row(&mut group, "ratelimit", threads, &|i| {
+            let _ = black_box(limiter.check(&zipf_key(i).to_le_bytes()));
         });
         drop(limiter);
         let limiter = governor_std_clock();
-        group.bench_function("governor_std_clock", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check_key(&zipf_key(i)));
-                })
-            });
+        row(&mut group, "governor_std_clock", threads, &|i| {
+            let _ = black_box(limiter.check_key(&zipf_key(i)));
         });
         drop(limiter);
-        // The TSC.
         let limiter = ours_quanta(CAPACITY);
-        group.bench_function("ratelimit_quanta", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check(&zipf_key(i).to_le_bytes()));
-                })
-            });
+        row(&mut group, "ratelimit_quanta", threads, &|i| {
+            let _ = black_box(limiter.check(&zipf_key(i).to_le_bytes()));
         });
         drop(limiter);
         let limiter = governor();
-        group.bench_function("governor", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check_key(&zipf_key(i)));
-                })
-            });
+        row(&mut group, "governor", threads, &|i| {
+            let _ = black_box(limiter.check_key(&zipf_key(i)));
         });
         drop(limiter);
         group.finish();
 
         // (c) A flood: every key new.
-        let mut group = c.benchmark_group(format!("flood/{threads}_threads"));
-        group.throughput(Throughput::Elements(1));
-        group.measurement_time(Duration::from_secs(3));
-        group.warm_up_time(Duration::from_secs(1));
+        let mut group = bench_group(c, "flood", threads);
         let limiter = ours(FLOOD_CAPACITY);
-        let next = AtomicU64::new(0);
-        group.bench_function("ratelimit", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check(&splitmix64(i).to_le_bytes()));
-                })
-            });
+        row(&mut group, "ratelimit", threads, &|i| {
+            let _ = black_box(limiter.check(&splitmix64(i).to_le_bytes()));
         });
         println!("  ratelimit len after the flood: {}", limiter.len());
         drop(limiter);
         let limiter = governor();
-        group.bench_function("governor", |b| {
-            b.iter_custom(|iters| {
-                let base = next.fetch_add(iters, Ordering::Relaxed);
-                run(threads, base, iters, &|i| {
-                    let _ = black_box(limiter.check_key(&splitmix64(i)));
-                })
-            });
+        row(&mut group, "governor", threads, &|i| {
+            let _ = black_box(limiter.check_key(&splitmix64(i)));
         });
         println!("  governor len after the flood: {}", limiter.len());
         group.finish();
     }
+}
+
+/// The group `{name}/{threads}_threads`, one check per element.
+fn bench_group<'c>(c: &'c mut Criterion, name: &str, threads: u64) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(format!("{name}/{threads}_threads"));
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+    group
+}
+
+/// One row: `check(i)` for fresh `i` on `threads` threads (a row's keys never repeat an
+/// earlier sample's, so a flood stays a flood across criterion's iterations).
+fn row(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    threads: u64,
+    check: &(impl Fn(u64) + Sync),
+) {
+    let next = AtomicU64::new(0);
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            run(
+                threads,
+                next.fetch_add(iters, Ordering::Relaxed),
+                iters,
+                check,
+            )
+        });
+    });
 }
 
 mod group {
