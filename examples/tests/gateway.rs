@@ -351,7 +351,17 @@ fn layers_none_serves_the_same_app_without_the_toolkit_layers() {
     ]);
     assert_eq!(output, "200 200 200 ", "no rate limit");
     // The IVR is only served behind its signature layer: absent here.
-    let (code, _) = curl(&["-X", "POST", "-d", "Digits=1", &gateway.url("/voice/next/")]);
+    // HTTP/1.1: over HTTP/2 the 404 is sent before the unread body, hyper then resets the
+    // stream (RST_STREAM NO_ERROR, as RFC 9113 §8.1 allows) and curl, still sending, may
+    // report that as error 92.
+    let (code, _) = curl(&[
+        "--http1.1",
+        "-X",
+        "POST",
+        "-d",
+        "Digits=1",
+        &gateway.url("/voice/next/"),
+    ]);
     assert_eq!(code, 404);
     // The same app otherwise; the toolkit's counters saw nothing.
     let (code, metrics) = curl(&[
