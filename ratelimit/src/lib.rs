@@ -46,7 +46,7 @@
 //! | a key generator that calls itself | a [`Keyer`] is a flat list of sources built once and walked once; [`config`] resolves fallbacks at load time and refuses cycles (`a -> b -> a`), unknown names and chains deeper than 8 |
 //! | two validators that disagree | [`cookie::ValidateCookieLayer`] decides once, in header order, and stores [`cookie::ValidatedCookie`]; the gate, the keyer and the application read that decision and nothing re-parses cookies |
 //! | unbounded work per request | key derivation is linear in the header bytes, with caps on forwarded hops and header sizes |
-//! | memory exhaustion by key floods | a sharded table of fixed capacity over fixed-width keyed hashes, allocated once, with CLOCK (approximate least-recently-used) eviction; [`Overflow::SharedBucket`] keeps a flood from evicting the keys it is limiting |
+//! | memory exhaustion by key floods | a sharded table of fixed capacity over fixed-width keyed hashes, never larger than its capacity needs, with CLOCK (approximate least-recently-used) eviction; [`Overflow::SharedBucket`] keeps a flood from evicting the keys it is limiting |
 //! | NAT users punished as one | validated session first, then the client address (IPv6 grouped by /64), from `X-Forwarded-For`/`Forwarded` only through trusted proxies |
 //!
 //! # Modules
@@ -67,20 +67,27 @@
 //! to split `Cookie` headers (names are not percent-decoded), `ipnet` for trusted-proxy
 //! networks and IPv6 prefixes, `toml` and `serde_json` for configuration, `redis` 1.x for
 //! the fleet backend, and `sha2` to map keys to collision-resistant Redis keys. Optional:
-//! `quanta` (feature `quanta`) for the TSC clock.
+//! `quanta` (feature `quanta`) for the TSC clock. `portable-atomic` for the one type std
+//! does not offer on stable Rust, a 128-bit atomic: each entry's key tag and state are
+//! compare-and-swapped together, which is what lets checks take no lock. It is native on
+//! x86-64 (`cmpxchg16b`, detected at run time), AArch64 and a few others; elsewhere the
+//! crate falls back to a lock of its own, still correct but slower.
 //!
 //! The in-memory store is not the `lru` crate the rest of the family uses: an `lru` lookup
 //! needs `&mut` (it moves the entry to the front), so every check of every key would take an
 //! exclusive lock, and each entry is a separate allocation with two list pointers (about
 //! 84 bytes per entry measured). The store here is a table of 16-byte atomic slots per
-//! shard: checks of known keys share a read lock and update their state with one
-//! compare-and-swap, and an entry costs about 34 bytes.
+//! shard: a check of a known key takes no lock at all (one 128-bit compare-and-swap of the
+//! key's tag and state together), only admitting or evicting a key takes the shard's lock,
+//! and an entry costs about 37 bytes.
 //!
 //! # Memory
 //!
-//! About 34 bytes per unit of capacity, allocated when the limiter is created (measured:
-//! 1 M entries, 33.7 B/entry, `tests/flood.rs`), whatever the keys' length and however many
-//! distinct keys arrive.
+//! Each shard's table starts at 64 slots and doubles as keys arrive, up to the size that
+//! holds its share of the capacity at most three quarters full, and never beyond: about
+//! 37 bytes per unit of capacity once full (measured: 1 M entries, 37.3 B/entry,
+//! `tests/flood.rs`), whatever the keys' length and however many distinct keys arrive.
+//! A limiter that meets fewer keys than its capacity uses memory for those keys only.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;

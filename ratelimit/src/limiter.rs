@@ -258,8 +258,8 @@ impl<C: Clock> Limiter<C> {
     }
 
     /// Drops every state that has drained (indistinguishable from a fresh key), returning
-    /// how many went. Memory is bounded (and allocated once) without it; it frees slots for
-    /// new keys without evicting anything.
+    /// how many went. Memory is bounded without it; it frees slots for new keys without
+    /// evicting anything.
     pub fn retain_active(&self) -> usize {
         let now = u64::try_from(self.clock.now().as_nanos()).unwrap_or(u64::MAX);
         self.store.retain_active(now)

@@ -2,23 +2,39 @@
 //! by a keyed 64-bit hash of the key, so an entry's size never depends on the key's length.
 //!
 //! Each entry is one 16-byte slot: the key's hash (two low bits reused as flags) and its
-//! 64-bit TAT, both atomics. A check of a known key is one keyed SipHash, a shared (read)
-//! lock of its shard and a compare-and-swap of the TAT in (usually) one cache line, so
-//! checks of known keys never wait for each other; only admitting a new key takes the
-//! shard's write lock. There are no per-entry allocations or list pointers. Each shard's
-//! table is allocated once, with at least a quarter of its slots free.
+//! 64-bit TAT, read and compare-and-swapped together as one 128-bit atomic. A check of a
+//! known key takes no lock: one keyed SipHash, a probe of the table and one
+//! compare-and-swap, which succeeds only while the slot still holds that key with the TAT
+//! that was judged. Concurrent checks of one key therefore serialise on that swap and
+//! nothing else, and a check can neither lose another's update nor land on a state that a
+//! writer moved or replaced (the tag is part of the swapped word, so there is no ABA).
+//! Only structural changes (admitting a key, evicting, growing) take the shard's writer
+//! lock; writers take a state out of its slot with an atomic swap before putting it
+//! elsewhere, so a state is never in two slots, and a check that misses it meanwhile
+//! retries under the lock. There are no per-entry allocations or list pointers.
+//!
+//! A shard's table starts with 64 slots and doubles whenever one more state would fill more
+//! than three quarters of it, up to the size that holds the shard's capacity at that load;
+//! it never grows beyond it, and never shrinks. Each doubling adds one segment as large as
+//! the table so far, so the memory readers use never moves, memory follows the keys
+//! actually seen, and the states of a working set smaller than the capacity stay dense in
+//! the cache, while a flood takes the store to its final size and no further.
 //!
 //! Eviction is CLOCK, the usual approximation of least-recently-used: a hand sweeps the
 //! slots, clearing each state's "referenced" flag (set when it is used again after being
 //! admitted) and evicting the first state that has drained or, under
 //! [`Overflow::EvictLru`], that was not used since the hand last passed. Keys seen only once
 //! are therefore the first to go. The sweep for one insertion is bounded ([`SCAN`] slots).
+//! A state is evicted with a compare-and-swap of the very value judged drained (or
+//! unreferenced), so a check that lands in between keeps it.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use portable_atomic::AtomicU128;
 
 use crate::gcra::Gcra;
 
@@ -48,12 +64,21 @@ const REFERENCED: u64 = 2;
 /// Slots the eviction hand visits per insertion, at most (more only under
 /// [`Overflow::EvictLru`] when it has not met a single state yet).
 const SCAN: usize = 32;
+/// Slots a shard's table starts with: its first segment.
+const FIRST_SEGMENT: usize = 64;
 
-/// `[tag, tat]`. Readers (under the shard's read lock) only set `REFERENCED` in the tag and
-/// compare-and-swap the TAT; everything else happens under the write lock.
-type Slot = [AtomicU64; 2];
-const TAG: usize = 0;
-const TAT: usize = 1;
+/// A key's tag in the high half (0: empty) and its TAT in the low half.
+type Slot = AtomicU128;
+
+#[inline]
+fn pack(tag: u64, tat: u64) -> u128 {
+    (u128::from(tag) << 64) | u128::from(tat)
+}
+
+#[inline]
+fn unpack(value: u128) -> (u64, u64) {
+    ((value >> 64) as u64, value as u64)
+}
 
 /// The hash bits a slot keeps, with the flag bits cleared and `OCCUPIED` set.
 #[inline]
@@ -61,124 +86,257 @@ fn tag_of(hash: u64) -> u64 {
     (hash & !(OCCUPIED | REFERENCED)) | OCCUPIED
 }
 
-/// One shard: linear probing, backward-shift deletion, CLOCK eviction.
-struct Shard {
-    slots: Box<[Slot]>,
-    mask: usize,
+/// Where `tag`'s probe sequence starts, before masking (hash bits the shard index does
+/// not use).
+#[inline]
+fn home(tag: u64) -> usize {
+    (tag >> 2) as usize
+}
+
+/// One shard's slots, in segments: segment 0 holds the first `FIRST_SEGMENT` slots (or the
+/// whole table when it is smaller) and segment `k ≥ 1` the slots from
+/// `FIRST_SEGMENT << (k - 1)` up to `FIRST_SEGMENT << k`, allocated when the table doubles.
+struct Table {
+    segments: Box<[OnceLock<Box<[Slot]>>]>,
+    /// The size in use (a power of two), minus one.
+    mask: AtomicUsize,
+}
+
+impl Table {
+    fn new(full_size: usize) -> Self {
+        let first = full_size.min(FIRST_SEGMENT);
+        let count = 1 + (full_size / first).trailing_zeros() as usize;
+        let segments: Box<[OnceLock<Box<[Slot]>>]> = (0..count).map(|_| OnceLock::new()).collect();
+        segments[0].get_or_init(|| empty_slots(first));
+        Self {
+            segments,
+            mask: AtomicUsize::new(first - 1),
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.mask.load(Ordering::Acquire) + 1
+    }
+
+    /// Slot `i`, if the table has it (a reader racing a doubling may ask for one not there yet).
+    #[inline]
+    fn slot(&self, i: usize) -> Option<&Slot> {
+        let (segment, offset) = segment_of(i);
+        self.segments.get(segment)?.get()?.get(offset)
+    }
+
+    /// Slot `i` of the table in use, for the writer.
+    fn at(&self, i: usize) -> &Slot {
+        self.slot(i).expect("the writer indexes the table in use")
+    }
+
+    /// `tag`'s slot and the value seen in it. Without the writer lock this can miss a state
+    /// a writer is moving, never find another key's (tags are compared).
+    #[inline]
+    fn find(&self, tag: u64) -> Option<(&Slot, u128)> {
+        let mask = self.mask.load(Ordering::Acquire);
+        let mut i = home(tag) & mask;
+        for _ in 0..=mask {
+            let slot = self.slot(i)?;
+            let value = slot.load(Ordering::Acquire);
+            let (found, _) = unpack(value);
+            if found & !REFERENCED == tag {
+                return Some((slot, value));
+            }
+            if found == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    /// The empty slot that ends the probe sequence of `tag`, which is absent. Writer only.
+    fn vacancy(&self, tag: u64) -> usize {
+        let mask = self.mask.load(Ordering::Acquire);
+        let mut i = home(tag) & mask;
+        while unpack(self.at(i).load(Ordering::Acquire)).0 != 0 {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// Stores a new state, not yet marked used: a key seen once is evicted before keys that
+    /// came back (a flood of one-off keys mostly replaces itself).
+    fn insert(&self, writer: &mut Writer, tag: u64, tat: u64) {
+        debug_assert!(writer.len < writer.cap.get());
+        let i = self.vacancy(tag);
+        self.at(i).store(pack(tag, tat), Ordering::Release);
+        writer.len += 1;
+    }
+
+    /// After slot `hole` was emptied: shifts later members of its cluster back (each taken
+    /// out with a swap, so updates made to it meanwhile move with it).
+    fn close_gap(&self, mut hole: usize) {
+        let mask = self.mask.load(Ordering::Acquire);
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let (tag, _) = unpack(self.at(j).load(Ordering::Acquire));
+            if tag == 0 {
+                break;
+            }
+            // The state at `j` may fill the hole if the hole lies between its home and `j`.
+            let from_home = j.wrapping_sub(home(tag)) & mask;
+            let from_hole = j.wrapping_sub(hole) & mask;
+            if from_home >= from_hole {
+                let moved = self.at(j).swap(0, Ordering::AcqRel);
+                self.at(hole).store(moved, Ordering::Release);
+                hole = j;
+            }
+        }
+    }
+
+    /// Evicts one state for a new key: the first drained state the hand meets or, when
+    /// `evict_active`, the first not referenced since the hand last passed (clearing the
+    /// flags it passes), else the last one it met. `false` when no drained state was found
+    /// within [`SCAN`] slots and active states may not be evicted.
+    fn evict(&self, writer: &mut Writer, now: u64, evict_active: bool) -> bool {
+        let mask = self.mask.load(Ordering::Acquire);
+        let mut last = None;
+        let mut visited = 0;
+        while visited < SCAN || (evict_active && last.is_none()) {
+            let i = writer.hand & mask;
+            writer.hand = (i + 1) & mask;
+            visited += 1;
+            let slot = self.at(i);
+            let mut value = slot.load(Ordering::Acquire);
+            loop {
+                let (tag, tat) = unpack(value);
+                if tag == 0 {
+                    break;
+                }
+                let evicted = Gcra::is_drained(tat, now) || (evict_active && tag & REFERENCED == 0);
+                let next = if evicted {
+                    0
+                } else {
+                    pack(tag & !REFERENCED, tat)
+                };
+                // Only the very value judged: a check that lands first is judged again.
+                match slot.compare_exchange(value, next, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) if evicted => {
+                        self.close_gap(i);
+                        writer.len -= 1;
+                        return true;
+                    }
+                    Ok(_) => {
+                        last = Some(i);
+                        break;
+                    }
+                    Err(actual) => value = actual,
+                }
+            }
+        }
+        // Every state the hand met was in use: the last of them goes.
+        match last {
+            Some(i) if evict_active => {
+                self.at(i).swap(0, Ordering::AcqRel);
+                self.close_gap(i);
+                writer.len -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes every state out, then puts back those `keep` accepts (by TAT) into a table of
+    /// `size` slots; how many it dropped. Checks of this shard wait for the writer lock
+    /// meanwhile (they miss their state and retry under it).
+    fn rebuild(
+        &self,
+        writer: &mut Writer,
+        size: usize,
+        mut keep: impl FnMut(u64) -> bool,
+    ) -> usize {
+        let old_size = self.size();
+        let states: Vec<u128> = (0..old_size)
+            .map(|i| self.at(i).swap(0, Ordering::AcqRel))
+            .filter(|&value| value != 0)
+            .collect();
+        if size > old_size {
+            // Doubling: the new segment holds slots `old_size..size`.
+            debug_assert_eq!(size, 2 * old_size);
+            let (segment, _) = segment_of(old_size);
+            self.segments[segment].get_or_init(|| empty_slots(old_size));
+            self.mask.store(size - 1, Ordering::Release);
+        }
+        writer.len = 0;
+        let mut dropped = 0;
+        for value in states {
+            let (tag, tat) = unpack(value);
+            if keep(tat) {
+                let i = self.vacancy(tag & !REFERENCED);
+                self.at(i).store(value, Ordering::Release);
+                writer.len += 1;
+            } else {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+}
+
+/// The segment holding slot `i`, and the slot's offset in it.
+#[inline]
+fn segment_of(i: usize) -> (usize, usize) {
+    if i < FIRST_SEGMENT {
+        (0, i)
+    } else {
+        let top = usize::BITS - 1 - i.leading_zeros();
+        (
+            (top - FIRST_SEGMENT.trailing_zeros() + 1) as usize,
+            i - (1 << top),
+        )
+    }
+}
+
+/// What only the holder of a shard's writer lock changes.
+struct Writer {
     len: usize,
     cap: NonZeroUsize,
+    /// The table's size once it holds `cap` states (at most 3/4 full, so probe sequences
+    /// stay short and always end).
+    full_size: usize,
     hand: usize,
+}
+
+/// One shard, on cache lines of its own so checks in different shards do not contend.
+#[repr(align(128))]
+struct Shard {
+    table: Table,
+    writer: Mutex<Writer>,
 }
 
 impl Shard {
     fn new(cap: NonZeroUsize) -> Self {
-        // At most 3/4 full, so probe sequences stay short and always end.
-        let size = (cap.get() + cap.get() / 3 + 1).next_power_of_two();
+        let full_size = (cap.get() + cap.get() / 3 + 1).next_power_of_two();
         Self {
-            slots: empty_slots(size),
-            mask: size - 1,
-            len: 0,
-            cap,
-            hand: 0,
+            table: Table::new(full_size),
+            writer: Mutex::new(Writer {
+                len: 0,
+                cap,
+                full_size,
+                hand: 0,
+            }),
         }
     }
 
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn cap(&self) -> NonZeroUsize {
-        self.cap
-    }
-
-    /// Where `tag`'s probe sequence starts (from hash bits the shard index does not use).
-    #[inline]
-    fn home(&self, tag: u64) -> usize {
-        (tag >> 2) as usize & self.mask
-    }
-
-    /// `tag`'s slot, or the empty slot that ends its probe sequence.
-    #[inline]
-    fn find(&self, tag: u64) -> Result<usize, usize> {
-        let mut i = self.home(tag);
-        loop {
-            let found = self.slots[i][TAG].load(Ordering::Relaxed);
-            if found & !REFERENCED == tag {
-                return Ok(i);
-            }
-            if found == 0 {
-                return Err(i);
-            }
-            i = (i + 1) & self.mask;
+    /// Makes room for one more state without passing 3/4 of the table, doubling it if
+    /// needed (with `len < cap`, the full-size table always has that room).
+    fn reserve_one(&self, writer: &mut Writer) {
+        let size = self.table.size();
+        if (writer.len + 1) * 4 > size * 3 {
+            debug_assert!(
+                size < writer.full_size,
+                "a full-size table holds cap states"
+            );
+            self.table.rebuild(writer, size * 2, |_| true);
         }
-    }
-
-    /// Stores a new state in `empty` (from `find`), not yet marked used: a key seen once is
-    /// evicted before keys that came back (a flood of one-off keys mostly replaces itself).
-    fn insert_at(&mut self, empty: usize, tag: u64, tat: u64) {
-        debug_assert!(self.len < self.cap.get() && *self.slots[empty][TAG].get_mut() == 0);
-        self.set(empty, [tag, tat]);
-        self.len += 1;
-    }
-
-    /// Removes slot `hole`, shifting later members of its cluster back.
-    fn remove(&mut self, mut hole: usize) {
-        self.len -= 1;
-        let mut j = hole;
-        loop {
-            j = (j + 1) & self.mask;
-            let slot = self.get(j);
-            if slot[TAG] == 0 {
-                break;
-            }
-            // `slot` may fill the hole if the hole lies between its home and `j`.
-            let from_home = j.wrapping_sub(self.home(slot[TAG])) & self.mask;
-            let from_hole = j.wrapping_sub(hole) & self.mask;
-            if from_home >= from_hole {
-                self.set(hole, slot);
-                hole = j;
-            }
-        }
-        self.set(hole, [0; 2]);
-    }
-
-    fn get(&mut self, i: usize) -> [u64; 2] {
-        let [tag, tat] = &mut self.slots[i];
-        [*tag.get_mut(), *tat.get_mut()]
-    }
-
-    fn set(&mut self, i: usize, [tag, tat]: [u64; 2]) {
-        let slot = &mut self.slots[i];
-        *slot[TAG].get_mut() = tag;
-        *slot[TAT].get_mut() = tat;
-    }
-
-    /// The slot to evict for a new key: the first drained state the hand meets or, when
-    /// `evict_active`, the first not referenced since the hand last passed (clearing the
-    /// flags it passes). `None` when no drained state was found within [`SCAN`] slots and
-    /// active states may not be evicted.
-    fn victim(&mut self, now: u64, evict_active: bool) -> Option<usize> {
-        let mut last = None;
-        let mut visited = 0;
-        while visited < SCAN || (evict_active && last.is_none()) {
-            let i = self.hand;
-            self.hand = (i + 1) & self.mask;
-            visited += 1;
-            let [tag, tat] = self.get(i);
-            if tag == 0 {
-                continue;
-            }
-            if Gcra::is_drained(tat, now) {
-                return Some(i);
-            }
-            if evict_active && tag & REFERENCED == 0 {
-                return Some(i);
-            }
-            *self.slots[i][TAG].get_mut() = tag & !REFERENCED;
-            last = Some(i);
-        }
-        // Every state the hand met was in use: the last of them goes (its flag is cleared).
-        if evict_active { last } else { None }
     }
 }
 
@@ -191,7 +349,7 @@ pub(crate) struct StoreCounters {
 }
 
 pub(crate) struct Store {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Shard]>,
     shard_shift: u32,
     hasher: RandomState,
     overflow: Overflow,
@@ -202,7 +360,7 @@ pub(crate) struct Store {
 
 impl Store {
     pub(crate) fn new(capacity: NonZeroUsize, overflow: Overflow) -> Self {
-        // Enough shards to keep lock contention low on a many-core server.
+        // Enough shards to keep writer-lock contention low on a many-core server.
         let wanted = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         Self::with_shards(capacity, overflow, wanted)
     }
@@ -218,7 +376,7 @@ impl Store {
             .map(|i| {
                 let cap = NonZeroUsize::new(base + usize::from(i < extra))
                     .expect("at least one per shard");
-                RwLock::new(Shard::new(cap))
+                Shard::new(cap)
             })
             .collect();
         Self {
@@ -242,7 +400,8 @@ impl Store {
         hasher.finish()
     }
 
-    fn shard_of(&self, hash: u64) -> &RwLock<Shard> {
+    #[inline]
+    fn shard_of(&self, hash: u64) -> &Shard {
         let index = if self.shards.len() == 1 {
             0
         } else {
@@ -255,6 +414,7 @@ impl Store {
     /// overflow policy; `None` when the policy refuses the key. `judge` may run more than
     /// once when another thread changes the same TAT concurrently: the last run's outcome
     /// is the one whose TAT was stored.
+    #[inline]
     pub(crate) fn update<R>(
         &self,
         key: &[u8],
@@ -264,31 +424,46 @@ impl Store {
         let hash = self.hash(key);
         let tag = tag_of(hash);
         let shard = self.shard_of(hash);
+        if let Some(outcome) = shard
+            .table
+            .find(tag)
+            .and_then(|found| judge_slot(found, tag, &judge))
         {
-            let shard = read(shard);
-            if let Ok(i) = shard.find(tag) {
-                return Some(judge_slot(&shard.slots[i], &judge));
+            return Some(outcome);
+        }
+        self.admit(shard, tag, now, judge)
+    }
+
+    /// `update` for a key not found without the lock: new, or being moved by a writer.
+    fn admit<R>(
+        &self,
+        shard: &Shard,
+        tag: u64,
+        now: u64,
+        judge: impl Fn(&mut u64) -> R,
+    ) -> Option<R> {
+        let mut writer = lock(&shard.writer);
+        // Under the lock no state moves: a state found now is judged where it is.
+        while let Some(found) = shard.table.find(tag) {
+            if let Some(outcome) = judge_slot(found, tag, &judge) {
+                return Some(outcome);
             }
         }
-        let mut shard = write(shard);
-        // Another thread may have admitted the key in between.
-        let mut empty = match shard.find(tag) {
-            Ok(i) => return Some(judge_slot(&shard.slots[i], &judge)),
-            Err(empty) => empty,
-        };
-        if shard.len() == shard.cap().get() {
-            let Some(victim) = shard.victim(now, self.overflow == Overflow::EvictLru) else {
-                drop(shard);
+        if writer.len == writer.cap.get() {
+            if !shard
+                .table
+                .evict(&mut writer, now, self.overflow == Overflow::EvictLru)
+            {
+                drop(writer);
                 return self.overflowed(judge);
-            };
-            shard.remove(victim);
+            }
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            // The removal may have shifted the probe sequence.
-            empty = shard.find(tag).expect_err("absent");
+        } else {
+            shard.reserve_one(&mut writer);
         }
         let mut tat = 0;
         let outcome = judge(&mut tat);
-        shard.insert_at(empty, tag, tat);
+        shard.table.insert(&mut writer, tag, tat);
         Some(outcome)
     }
 
@@ -308,7 +483,7 @@ impl Store {
 
     /// Live entries.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| read(s).len()).sum()
+        self.shards.iter().map(|s| lock(&s.writer).len).sum()
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -320,73 +495,58 @@ impl Store {
     }
 
     /// Drops every drained state (they are indistinguishable from fresh ones), returning
-    /// how many went. Never needed for boundedness (the tables are allocated once); it
-    /// makes room for new keys without evicting anything.
+    /// how many went. Never needed for boundedness (no table passes its final size); it makes
+    /// room for new keys without evicting anything.
     pub(crate) fn retain_active(&self, now: u64) -> usize {
-        let mut removed = 0;
-        for shard in self.shards.iter() {
-            let mut shard = write(shard);
-            let size = shard.mask + 1;
-            let old = std::mem::replace(&mut shard.slots, empty_slots(size));
-            shard.len = 0;
-            for [tag, tat] in old
-                .into_iter()
-                .map(|[tag, tat]| [tag.into_inner(), tat.into_inner()])
-            {
-                if tag == 0 {
-                    continue;
-                }
-                if Gcra::is_drained(tat, now) {
-                    removed += 1;
-                } else {
-                    let empty = shard.find(tag & !REFERENCED).expect_err("distinct tags");
-                    shard.set(empty, [tag, tat]);
-                    shard.len += 1;
-                }
-            }
-        }
-        removed
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut writer = lock(&shard.writer);
+                let size = shard.table.size();
+                shard
+                    .table
+                    .rebuild(&mut writer, size, |tat| !Gcra::is_drained(tat, now))
+            })
+            .sum()
     }
 }
 
-/// Judges a known key's TAT, storing the new one with a compare-and-swap (retrying when
-/// another thread got there first).
-fn judge_slot<R>(slot: &Slot, judge: &impl Fn(&mut u64) -> R) -> R {
-    // Mark it used, writing only when it is not marked yet.
-    if slot[TAG].load(Ordering::Relaxed) & REFERENCED == 0 {
-        slot[TAG].fetch_or(REFERENCED, Ordering::Relaxed);
-    }
-    let mut current = slot[TAT].load(Ordering::Relaxed);
+/// Judges the state found in a slot (with the value seen there), storing the outcome with
+/// one compare-and-swap of tag and TAT together, retried when another check got there
+/// first. `None` when the slot no longer holds the key (a writer moved or evicted it).
+#[inline]
+fn judge_slot<R>(
+    (slot, mut value): (&Slot, u128),
+    tag: u64,
+    judge: &impl Fn(&mut u64) -> R,
+) -> Option<R> {
     loop {
+        let (found, current) = unpack(value);
+        if found & !REFERENCED != tag {
+            return None;
+        }
         let mut tat = current;
         let outcome = judge(&mut tat);
-        if tat == current {
-            return outcome;
+        // Marked used: a key admitted once and never seen again is evicted first.
+        let next = pack(found | REFERENCED, tat);
+        if next == value {
+            return Some(outcome);
         }
-        match slot[TAT].compare_exchange_weak(current, tat, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return outcome,
-            Err(actual) => current = actual,
+        match slot.compare_exchange_weak(value, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(outcome),
+            Err(actual) => value = actual,
         }
     }
 }
 
 fn empty_slots(size: usize) -> Box<[Slot]> {
-    (0..size)
-        .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
-        .collect()
+    (0..size).map(|_| AtomicU128::new(0)).collect()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding a lock cannot leave a TAT half-written (it is one u64).
+    // A panic while holding a lock can at worst lose states (as eviction does), never leave
+    // one half-written: slots are atomic.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -406,7 +566,7 @@ mod tests {
     fn shard_capacities_add_up_to_the_capacity() {
         for capacity in [1, 2, 3, 7, 64, 1000, 50_000] {
             let s = store(capacity, Overflow::EvictLru);
-            let total: usize = s.shards.iter().map(|m| read(m).cap().get()).sum();
+            let total: usize = s.shards.iter().map(|m| lock(&m.writer).cap.get()).sum();
             assert_eq!(total, capacity);
             assert!(s.shards.len().is_power_of_two());
         }
@@ -420,6 +580,145 @@ mod tests {
         }
         assert_eq!(s.len(), 100);
         assert_eq!(s.counters.evictions.load(Ordering::Relaxed), 9_900);
+    }
+
+    #[test]
+    fn tables_grow_with_the_keys_up_to_their_final_size() {
+        let s = one_shard(10_000, Overflow::EvictLru);
+        let size = |s: &Store| s.shards[0].table.size();
+        assert_eq!(size(&s), FIRST_SEGMENT);
+        let mut sizes = vec![size(&s)];
+        for i in 0u32..30_000 {
+            s.update(&i.to_be_bytes(), 0, |tat| *tat = 1_000);
+            assert!(s.len() * 4 <= size(&s) * 3, "at most 3/4 full");
+            if size(&s) != *sizes.last().unwrap() {
+                sizes.push(size(&s));
+            }
+            // Every state admitted so far (or since the last eviction) is still found.
+            if i < 10_000 {
+                for j in (0..=i).step_by(997) {
+                    assert_eq!(s.update(&j.to_be_bytes(), 0, |tat| *tat), Some(1_000));
+                }
+            }
+        }
+        // Doubling from 64 to 16 384 (10 000 + 10 000 / 3 + 1, rounded up), then no more.
+        let expected: Vec<usize> = (6..=14).map(|bits| 1 << bits).collect();
+        assert_eq!(sizes, expected);
+        assert_eq!(s.len(), 10_000);
+        assert_eq!(s.counters.evictions.load(Ordering::Relaxed), 20_000);
+    }
+
+    /// Checks of known keys take no lock: while other threads admit keys (doubling every
+    /// table several times), no update may be lost or land on another key.
+    #[test]
+    fn concurrent_checks_lose_no_update_while_tables_grow() {
+        const KEYS: u32 = 3_000;
+        const ROUNDS: u64 = 20;
+        const THREADS: u64 = 4;
+        let s = store(10_000, Overflow::Reject);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let s = &s;
+                scope.spawn(move || {
+                    for round in 0..ROUNDS {
+                        // Each thread and round walks the keys in another order.
+                        let stride = [1, 7, 11, 13][t as usize] as u32;
+                        for i in 0..KEYS {
+                            let key = (i * stride + round as u32) % KEYS;
+                            s.update(&key.to_be_bytes(), 0, |tat| *tat += 1)
+                                .expect("room for every key");
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(s.len(), KEYS as usize);
+        for key in 0..KEYS {
+            assert_eq!(
+                s.update(&key.to_be_bytes(), 0, |tat| *tat),
+                Some(THREADS * ROUNDS),
+                "key {key}"
+            );
+        }
+    }
+
+    /// Evictions move states (closing the gap) while other threads check them without a
+    /// lock: the active states survive a flood under `SharedBucket`, with every update.
+    #[test]
+    fn concurrent_flood_keeps_every_update_of_active_states() {
+        const ACTIVE: u32 = 16;
+        const FUTURE: u64 = 1 << 40;
+        const CHECKS: u64 = 50_000;
+        let s = one_shard(64, Overflow::SharedBucket);
+        for i in 0..ACTIVE {
+            s.update(format!("active {i}").as_bytes(), 0, |tat| *tat = FUTURE);
+        }
+        std::thread::scope(|scope| {
+            for t in 0..2u32 {
+                let s = &s;
+                scope.spawn(move || {
+                    // New keys that drain at once (TAT 5 at time 10): they evict each other.
+                    for i in 0..50_000u32 {
+                        let key = [t.to_be_bytes(), i.to_be_bytes()].concat();
+                        s.update(&key, 10, |tat| *tat = 5);
+                    }
+                });
+                scope.spawn(move || {
+                    for round in 0..CHECKS {
+                        let i = (round as u32 + t) % ACTIVE;
+                        s.update(format!("active {i}").as_bytes(), 10, |tat| *tat += 1);
+                    }
+                });
+            }
+        });
+        assert!(s.counters.evictions.load(Ordering::Relaxed) > 50_000);
+        assert!(s.len() <= 64);
+        let total: u64 = (0..ACTIVE)
+            .map(|i| {
+                s.update(format!("active {i}").as_bytes(), 10, |tat| *tat)
+                    .expect("still admitted")
+                    - FUTURE
+            })
+            .sum();
+        assert_eq!(total, 2 * CHECKS, "every check of an active state counted");
+    }
+
+    /// A tag whose probe sequence starts at `home` (in a table of at most 64 slots).
+    fn tag_at(home: u64, id: u64) -> u64 {
+        (id << 8 | home) << 2 | OCCUPIED
+    }
+
+    /// The interleavings a check without a lock can meet, replayed one step at a time: the
+    /// state it found was moved by a writer, and its old slot went to another key whose TAT
+    /// equals the one it judged (the ABA case). Its swap must change nothing either time.
+    #[test]
+    fn a_check_whose_state_moved_changes_nothing() {
+        let shard = Shard::new(NonZeroUsize::new(8).unwrap());
+        let table = &shard.table;
+        let mut writer = lock(&shard.writer);
+        let (a, b, c) = (tag_at(3, 1), tag_at(3, 2), tag_at(4, 3));
+        table.insert(&mut writer, a, 100);
+        table.insert(&mut writer, b, 200);
+        let stale = table.find(b).unwrap();
+        assert!(std::ptr::eq(stale.0, table.at(4)), "b follows a");
+        let add_one = |tat: &mut u64| *tat += 1;
+
+        // `a` drains and is evicted: `b` shifts back into slot 3.
+        assert!(table.evict(&mut writer, 150, false));
+        assert_eq!(table.find(b).map(|(_, v)| unpack(v)), Some((b, 200)));
+        assert!(std::ptr::eq(table.find(b).unwrap().0, table.at(3)));
+        assert_eq!(judge_slot(stale, b, &add_one), None);
+
+        // `c` takes slot 4 with the very TAT the stale check judged.
+        table.insert(&mut writer, c, 200);
+        assert!(std::ptr::eq(table.find(c).unwrap().0, stale.0));
+        assert_eq!(judge_slot(stale, b, &add_one), None);
+        assert_eq!(table.find(c).map(|(_, v)| unpack(v)), Some((c, 200)));
+        assert_eq!(table.find(b).map(|(_, v)| unpack(v)), Some((b, 200)));
+
+        // A fresh look finds `b` where it is now, and the update lands there.
+        assert_eq!(judge_slot(table.find(b).unwrap(), b, &add_one), Some(()));
+        assert_eq!(table.find(b).map(|(_, v)| unpack(v).1), Some(201));
     }
 
     #[test]
@@ -470,16 +769,18 @@ mod tests {
     fn every_state_stays_reachable_through_evictions_and_retains() {
         let s = one_shard(100, Overflow::EvictLru);
         let reachable = |s: &Store| {
-            let shard = read(&s.shards[0]);
+            let shard = &s.shards[0];
             let mut live = 0;
-            for (i, slot) in shard.slots.iter().enumerate() {
-                let tag = slot[TAG].load(Ordering::Relaxed);
+            for i in 0..shard.table.size() {
+                let slot = shard.table.at(i);
+                let (tag, _) = unpack(slot.load(Ordering::Relaxed));
                 if tag != 0 {
                     live += 1;
-                    assert_eq!(shard.find(tag & !REFERENCED), Ok(i));
+                    let (found, _) = shard.table.find(tag & !REFERENCED).expect("found");
+                    assert!(std::ptr::eq(found, slot));
                 }
             }
-            assert_eq!(live, shard.len());
+            assert_eq!(live, lock(&shard.writer).len);
             live
         };
         for i in 0u32..5_000 {
