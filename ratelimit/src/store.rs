@@ -130,25 +130,26 @@ impl Table {
         self.slot(i).expect("the writer indexes the table in use")
     }
 
-    /// `tag`'s slot and the value seen in it. Without the writer lock this can miss a state
-    /// a writer is moving, never find another key's (tags are compared).
+    /// `tag`'s slot and the value seen in it, else the empty slot that ends its probe
+    /// sequence. Without the writer lock this can miss a state a writer is moving (and then
+    /// may know no empty slot either), never find another key's: tags are compared.
     #[inline]
-    fn find(&self, tag: u64) -> Option<(&Slot, u128)> {
+    fn find(&self, tag: u64) -> Result<(&Slot, u128), Option<usize>> {
         let mask = self.mask.load(Ordering::Acquire);
         let mut i = home(tag) & mask;
         for _ in 0..=mask {
-            let slot = self.slot(i)?;
+            let slot = self.slot(i).ok_or(None)?;
             let value = slot.load(Ordering::Acquire);
             let (found, _) = unpack(value);
             if found & !REFERENCED == tag {
-                return Some((slot, value));
+                return Ok((slot, value));
             }
             if found == 0 {
-                return None;
+                return Err(Some(i));
             }
             i = (i + 1) & mask;
         }
-        None
+        Err(None)
     }
 
     /// The empty slot that ends the probe sequence of `tag`, which is absent. Writer only.
@@ -161,12 +162,12 @@ impl Table {
         i
     }
 
-    /// Stores a new state, not yet marked used: a key seen once is evicted before keys that
-    /// came back (a flood of one-off keys mostly replaces itself).
-    fn insert(&self, writer: &mut Writer, tag: u64, tat: u64) {
+    /// Stores a new state in `empty` (which ends its probe sequence), not yet marked used:
+    /// a key seen once is evicted before keys that came back (a flood of one-off keys mostly
+    /// replaces itself).
+    fn insert_at(&self, writer: &mut Writer, empty: usize, tag: u64, tat: u64) {
         debug_assert!(writer.len < writer.cap.get());
-        let i = self.vacancy(tag);
-        self.at(i).store(pack(tag, tat), Ordering::Release);
+        self.at(empty).store(pack(tag, tat), Ordering::Release);
         writer.len += 1;
     }
 
@@ -217,6 +218,10 @@ impl Table {
                 } else {
                     pack(tag & !REFERENCED, tat)
                 };
+                if next == value {
+                    last = Some(i);
+                    break;
+                }
                 // Only the very value judged: a check that lands first is judged again.
                 match slot.compare_exchange(value, next, Ordering::AcqRel, Ordering::Acquire) {
                     Ok(_) if evicted => {
@@ -327,16 +332,19 @@ impl Shard {
     }
 
     /// Makes room for one more state without passing 3/4 of the table, doubling it if
-    /// needed (with `len < cap`, the full-size table always has that room).
-    fn reserve_one(&self, writer: &mut Writer) {
+    /// needed (with `len < cap`, the full-size table always has that room); whether it did,
+    /// which moves every state.
+    fn reserve_one(&self, writer: &mut Writer) -> bool {
         let size = self.table.size();
-        if (writer.len + 1) * 4 > size * 3 {
+        let grow = (writer.len + 1) * 4 > size * 3;
+        if grow {
             debug_assert!(
                 size < writer.full_size,
                 "a full-size table holds cap states"
             );
             self.table.rebuild(writer, size * 2, |_| true);
         }
+        grow
     }
 }
 
@@ -427,6 +435,7 @@ impl Store {
         if let Some(outcome) = shard
             .table
             .find(tag)
+            .ok()
             .and_then(|found| judge_slot(found, tag, &judge))
         {
             return Some(outcome);
@@ -444,11 +453,16 @@ impl Store {
     ) -> Option<R> {
         let mut writer = lock(&shard.writer);
         // Under the lock no state moves: a state found now is judged where it is.
-        while let Some(found) = shard.table.find(tag) {
-            if let Some(outcome) = judge_slot(found, tag, &judge) {
-                return Some(outcome);
+        let mut empty = loop {
+            match shard.table.find(tag) {
+                Ok(found) => {
+                    if let Some(outcome) = judge_slot(found, tag, &judge) {
+                        return Some(outcome);
+                    }
+                }
+                Err(empty) => break empty,
             }
-        }
+        };
         if writer.len == writer.cap.get() {
             if !shard
                 .table
@@ -458,12 +472,15 @@ impl Store {
                 return self.overflowed(judge);
             }
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-        } else {
-            shard.reserve_one(&mut writer);
+            // Closing the evicted state's gap may have shifted the probe sequence.
+            empty = None;
+        } else if shard.reserve_one(&mut writer) {
+            empty = None;
         }
+        let empty = empty.unwrap_or_else(|| shard.table.vacancy(tag));
         let mut tat = 0;
         let outcome = judge(&mut tat);
-        shard.table.insert(&mut writer, tag, tat);
+        shard.table.insert_at(&mut writer, empty, tag, tat);
         Some(outcome)
     }
 
@@ -697,28 +714,32 @@ mod tests {
         let table = &shard.table;
         let mut writer = lock(&shard.writer);
         let (a, b, c) = (tag_at(3, 1), tag_at(3, 2), tag_at(4, 3));
-        table.insert(&mut writer, a, 100);
-        table.insert(&mut writer, b, 200);
+        let insert = |writer: &mut Writer, tag, tat| {
+            let empty = table.vacancy(tag);
+            table.insert_at(writer, empty, tag, tat);
+        };
+        insert(&mut writer, a, 100);
+        insert(&mut writer, b, 200);
         let stale = table.find(b).unwrap();
         assert!(std::ptr::eq(stale.0, table.at(4)), "b follows a");
         let add_one = |tat: &mut u64| *tat += 1;
 
         // `a` drains and is evicted: `b` shifts back into slot 3.
         assert!(table.evict(&mut writer, 150, false));
-        assert_eq!(table.find(b).map(|(_, v)| unpack(v)), Some((b, 200)));
+        assert_eq!(table.find(b).ok().map(|(_, v)| unpack(v)), Some((b, 200)));
         assert!(std::ptr::eq(table.find(b).unwrap().0, table.at(3)));
         assert_eq!(judge_slot(stale, b, &add_one), None);
 
         // `c` takes slot 4 with the very TAT the stale check judged.
-        table.insert(&mut writer, c, 200);
+        insert(&mut writer, c, 200);
         assert!(std::ptr::eq(table.find(c).unwrap().0, stale.0));
         assert_eq!(judge_slot(stale, b, &add_one), None);
-        assert_eq!(table.find(c).map(|(_, v)| unpack(v)), Some((c, 200)));
-        assert_eq!(table.find(b).map(|(_, v)| unpack(v)), Some((b, 200)));
+        assert_eq!(table.find(c).ok().map(|(_, v)| unpack(v)), Some((c, 200)));
+        assert_eq!(table.find(b).ok().map(|(_, v)| unpack(v)), Some((b, 200)));
 
         // A fresh look finds `b` where it is now, and the update lands there.
         assert_eq!(judge_slot(table.find(b).unwrap(), b, &add_one), Some(()));
-        assert_eq!(table.find(b).map(|(_, v)| unpack(v).1), Some(201));
+        assert_eq!(table.find(b).ok().map(|(_, v)| unpack(v).1), Some(201));
     }
 
     #[test]
