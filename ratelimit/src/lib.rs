@@ -85,7 +85,7 @@
 //!
 //! Each shard's table starts at 64 slots and doubles as keys arrive, up to the size that
 //! holds its share of the capacity at most three quarters full, and never beyond: about
-//! 37 bytes per unit of capacity once full (measured: 1 M entries, 37.3 B/entry,
+//! 37 bytes per unit of capacity once full (measured: 1 M entries, 37.5 B/entry,
 //! `tests/flood.rs`), whatever the keys' length and however many distinct keys arrive.
 //! A limiter that meets fewer keys than its capacity uses memory for those keys only.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -14,17 +14,21 @@
 //! retries under the lock. There are no per-entry allocations or list pointers.
 //!
 //! A shard's table starts with 64 slots and doubles whenever one more state would fill more
-//! than three quarters of it, up to the size that holds the shard's capacity at that load;
-//! it never grows beyond it, and never shrinks. Each doubling adds one segment as large as
+//! than 13/16 of it, up to the size that holds the shard's capacity at most three quarters
+//! full; it never grows beyond it, and never shrinks. Each doubling adds one segment as large as
 //! the table so far, so the memory readers use never moves, memory follows the keys
 //! actually seen, and the states of a working set smaller than the capacity stay dense in
 //! the cache, while a flood takes the store to its final size and no further.
 //!
-//! Eviction is CLOCK, the usual approximation of least-recently-used: a hand sweeps the
-//! slots, clearing each state's "referenced" flag (set when it is used again after being
-//! admitted) and evicting the first state that has drained or, under
-//! [`Overflow::EvictLru`], that was not used since the hand last passed. Keys seen only once
-//! are therefore the first to go. The sweep for one insertion is bounded ([`SCAN`] slots).
+//! Eviction is CLOCK, the usual approximation of least-recently-used (second chance), with
+//! the sweep starting where the new key's probe sequence starts: it clears each state's
+//! "referenced" flag (set when it is used again after being admitted) and evicts the first
+//! state that has drained or, under [`Overflow::EvictLru`], that was not used since a sweep
+//! last passed it. Keys seen only once are therefore the first to go. Keyed hashes make
+//! that start point random, so every slot is swept as often as under one circling hand, but
+//! the hole is made in the cluster the new key joins: one circling hand would leave the free
+//! slots bunched behind it and the probe sequences of new keys long. The sweep for one
+//! insertion is bounded ([`SCAN`] slots).
 //! A state is evicted with a compare-and-swap of the very value judged drained (or
 //! unreferenced), so a check that lands in between keeps it.
 
@@ -59,9 +63,9 @@ pub enum Overflow {
 
 /// The slot is in use (a used slot's tag is never 0).
 const OCCUPIED: u64 = 1;
-/// The state was used since the eviction hand last passed it.
+/// The state was used since an eviction sweep last passed it.
 const REFERENCED: u64 = 2;
-/// Slots the eviction hand visits per insertion, at most (more only under
+/// Slots an eviction sweep visits per insertion, at most (more only under
 /// [`Overflow::EvictLru`] when it has not met a single state yet).
 const SCAN: usize = 32;
 /// Slots a shard's table starts with: its first segment.
@@ -193,17 +197,20 @@ impl Table {
         }
     }
 
-    /// Evicts one state for a new key: the first drained state the hand meets or, when
-    /// `evict_active`, the first not referenced since the hand last passed (clearing the
-    /// flags it passes), else the last one it met. `false` when no drained state was found
-    /// within [`SCAN`] slots and active states may not be evicted.
-    fn evict(&self, writer: &mut Writer, now: u64, evict_active: bool) -> bool {
+    /// Evicts one state for the new key `tag`, sweeping from where its probe sequence
+    /// starts: the first drained state met or, when `evict_active`, the first not referenced
+    /// since a sweep last passed it (clearing the flags it passes), else the last one met.
+    /// `false` when no drained state was found within [`SCAN`] slots and active states may
+    /// not be evicted.
+    fn evict(&self, writer: &mut Writer, tag: u64, now: u64, evict_active: bool) -> bool {
         let mask = self.mask.load(Ordering::Acquire);
         let mut last = None;
         let mut visited = 0;
+        let mut i = home(tag) & mask;
         while visited < SCAN || (evict_active && last.is_none()) {
-            let i = writer.hand & mask;
-            writer.hand = (i + 1) & mask;
+            if visited > 0 {
+                i = (i + 1) & mask;
+            }
             visited += 1;
             let slot = self.at(i);
             let mut value = slot.load(Ordering::Acquire);
@@ -237,7 +244,7 @@ impl Table {
                 }
             }
         }
-        // Every state the hand met was in use: the last of them goes.
+        // Every state met was in use: the last of them goes.
         match last {
             Some(i) if evict_active => {
                 self.at(i).swap(0, Ordering::AcqRel);
@@ -307,7 +314,6 @@ struct Writer {
     /// The table's size once it holds `cap` states (at most 3/4 full, so probe sequences
     /// stay short and always end).
     full_size: usize,
-    hand: usize,
 }
 
 /// One shard, on cache lines of its own so checks in different shards do not contend.
@@ -326,7 +332,6 @@ impl Shard {
                 len: 0,
                 cap,
                 full_size,
-                hand: 0,
             }),
         }
     }
@@ -336,7 +341,7 @@ impl Shard {
     /// which moves every state.
     fn reserve_one(&self, writer: &mut Writer) -> bool {
         let size = self.table.size();
-        let grow = (writer.len + 1) * 4 > size * 3;
+        let grow = (writer.len + 1) * 16 > size * 13;
         if grow {
             debug_assert!(
                 size < writer.full_size,
@@ -466,7 +471,7 @@ impl Store {
         if writer.len == writer.cap.get() {
             if !shard
                 .table
-                .evict(&mut writer, now, self.overflow == Overflow::EvictLru)
+                .evict(&mut writer, tag, now, self.overflow == Overflow::EvictLru)
             {
                 drop(writer);
                 return self.overflowed(judge);
@@ -607,7 +612,7 @@ mod tests {
         let mut sizes = vec![size(&s)];
         for i in 0u32..30_000 {
             s.update(&i.to_be_bytes(), 0, |tat| *tat = 1_000);
-            assert!(s.len() * 4 <= size(&s) * 3, "at most 3/4 full");
+            assert!(s.len() * 16 <= size(&s) * 13, "at most 13/16 full");
             if size(&s) != *sizes.last().unwrap() {
                 sizes.push(size(&s));
             }
@@ -725,7 +730,7 @@ mod tests {
         let add_one = |tat: &mut u64| *tat += 1;
 
         // `a` drains and is evicted: `b` shifts back into slot 3.
-        assert!(table.evict(&mut writer, 150, false));
+        assert!(table.evict(&mut writer, tag_at(3, 9), 150, false));
         assert_eq!(table.find(b).ok().map(|(_, v)| unpack(v)), Some((b, 200)));
         assert!(std::ptr::eq(table.find(b).unwrap().0, table.at(3)));
         assert_eq!(judge_slot(stale, b, &add_one), None);
