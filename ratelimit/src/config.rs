@@ -80,9 +80,10 @@ use crate::{Limiter, Overflow, Quota};
 /// at most this many times the sources of the largest keyer.
 pub const MAX_FALLBACK_CHAIN: usize = 8;
 
-/// The largest `capacity` a policy may configure. A policy's table is allocated when its
-/// limiter is built (about 34 bytes per state), so a mistyped capacity would abort the
-/// process on allocation; a hundred million keys (about 3.4 GB) is refused above.
+/// The largest `capacity` a policy may configure. A policy's table grows with the keys it
+/// sees up to about 37 bytes per state of capacity, so with a mistyped capacity a flood of
+/// keys could take the process's memory; a hundred million keys (about 3.7 GB) is refused
+/// above.
 pub const MAX_CAPACITY: usize = 100_000_000;
 
 /// Why a configuration was refused.

@@ -143,8 +143,9 @@ impl Limiter<MonotonicClock> {
     /// A limiter for `quota` keeping at most `capacity` keys' states, with
     /// [`Overflow::EvictLru`] and the monotonic clock.
     ///
-    /// The states' table is allocated here, once: 16 bytes per slot and between 4/3 and 8/3
-    /// slots per state of capacity (about 34 bytes per state at a capacity of a million).
+    /// The states' table starts small and grows with the keys seen, never beyond 16 bytes
+    /// per slot and 4/3 to 8/3 slots per state of capacity (measured at a capacity of a
+    /// million: 37.5 bytes per state once full).
     pub fn new(quota: Quota, capacity: NonZeroUsize) -> Self {
         Self {
             quota,
