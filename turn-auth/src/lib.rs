@@ -120,3 +120,35 @@ pub use nonce::{NonceManager, NonceSecret};
 pub use policy::NoncePolicy;
 pub use request::{Authenticated, FiveTuple, Integrity, StunRequest, Transport, TurnRequest};
 pub use telemetry::TelemetrySnapshot;
+
+/// Whether two MACs are equal, in time that depends only on their length. The XOR of every
+/// byte pair is folded first, so subtle's optimisation barrier is paid once rather than once
+/// per byte (as `<[u8]>::ct_eq` does).
+pub(crate) fn macs_equal(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    difference.ct_eq(&0).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::macs_equal;
+
+    #[test]
+    fn macs_equal_only_when_every_byte_and_the_length_agree() {
+        let mac: Vec<u8> = (0..20).collect();
+        assert!(macs_equal(&mac, &mac.clone()));
+        for i in 0..mac.len() {
+            for bit in 0..8 {
+                let mut other = mac.clone();
+                other[i] ^= 1 << bit;
+                assert!(!macs_equal(&mac, &other), "byte {i} bit {bit}");
+            }
+        }
+        assert!(!macs_equal(&mac, &mac[..19]));
+        assert!(macs_equal(&[], &[]));
+    }
+}

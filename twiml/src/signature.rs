@@ -267,10 +267,26 @@ fn sorted_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<Param<'
             }
         })
         .collect();
-    sorted.sort_unstable();
+    if sorted.len() <= INSERTION_SORT_MAX {
+        // Forms usually arrive nearly in order (Twilio's webhooks do): insertion sort then
+        // costs about one comparison per parameter, where a general sort pays n·log n.
+        for i in 1..sorted.len() {
+            let mut j = i;
+            while j > 0 && sorted[j - 1] > sorted[j] {
+                sorted.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    } else {
+        sorted.sort_unstable();
+    }
     sorted.dedup();
     sorted
 }
+
+/// Forms of up to this many parameters are sorted by insertion (at most 496 comparisons,
+/// whatever the order).
+const INSERTION_SORT_MAX: usize = 32;
 
 /// The URL with its port changed to the other variant the SDKs accept: a URL with a port
 /// loses it; a URL without one gains the scheme's default (`:443` for https, `:80` for
@@ -517,6 +533,24 @@ mod tests {
             let i = pick.index(changed.len());
             changed[i] ^= flip;
             prop_assert!(!v.validate_body(&url, &changed, &sig));
+        }
+
+        #[test]
+        fn params_come_out_in_byte_order_without_duplicates(
+            params in proptest::collection::vec(("[A-Ca-c]{0,10}", "[0-2]{0,2}"), 0..80),
+            presorted in any::<bool>(),
+        ) {
+            let mut params = params;
+            if presorted {
+                params.sort_unstable();
+            }
+            let sorted = sorted_params(&params);
+            let mut expected: Vec<(&str, &str)> =
+                params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            expected.sort_unstable();
+            expected.dedup();
+            let got: Vec<(&str, &str)> = sorted.iter().map(|p| (p.key, p.value)).collect();
+            prop_assert_eq!(got, expected);
         }
 
         #[test]

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use super::attribute::{
     self, AttrType, MAX_TEXT_CHARS, MAX_TEXT_LEN, PasswordAlgorithmValue, PasswordAlgorithmsIter,
@@ -426,7 +425,7 @@ impl<'a> Message<'a> {
         self.feed_adjusted(&mut mac, at, INTEGRITY_LEN);
         let expected = mac.finalize().into_bytes();
         let received = &self.bytes[at + ATTR_HEADER_LEN..at + ATTR_HEADER_LEN + INTEGRITY_LEN];
-        Some(expected.as_slice().ct_eq(received).into())
+        Some(crate::macs_equal(&expected, received))
     }
 
     /// Checks MESSAGE-INTEGRITY-SHA256 with `key`; `None` if there is none.
@@ -451,7 +450,7 @@ impl<'a> Message<'a> {
         self.feed_adjusted(&mut mac, at, len);
         let expected = mac.finalize().into_bytes();
         let received = &self.bytes[at + ATTR_HEADER_LEN..at + ATTR_HEADER_LEN + len];
-        Some(expected[..len].ct_eq(received).into())
+        Some(crate::macs_equal(&expected[..len], received))
     }
 
     /// The MESSAGE-INTEGRITY-SHA256 value length (16 to 32), if one counts.
@@ -466,9 +465,14 @@ impl<'a> Message<'a> {
     fn feed_adjusted(&self, mac: &mut impl Mac, at: usize, value_len: usize) {
         // `at + 4 + value_len <= bytes.len() <= MAX_MESSAGE_LEN`, so the length fits 16 bits.
         let adjusted = (at + ATTR_HEADER_LEN + value_len - HEADER_LEN) as u16;
-        mac.update(&self.bytes[..2]);
-        mac.update(&adjusted.to_be_bytes());
-        mac.update(&self.bytes[4..at]);
+        // The first block with the Length adjusted, then the rest as it is: the rest starts
+        // on a block boundary, so the hash compresses it in place instead of re-buffering it.
+        let mut first = [0u8; 64];
+        let head = at.min(first.len());
+        first[..head].copy_from_slice(&self.bytes[..head]);
+        first[2..4].copy_from_slice(&adjusted.to_be_bytes());
+        mac.update(&first[..head]);
+        mac.update(&self.bytes[head..at]);
     }
 
     /// Checks FINGERPRINT: the CRC-32 of the message before it (with the Length field as
